@@ -1,0 +1,31 @@
+//! The command line: one module per group of subcommands, flattened into one `alb` command.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod codes;
+
+/// Make, read and check Apple Activation Lock bypass codes.
+#[derive(Debug, Parser)]
+#[command(name = "alb", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand, grouped by the crate it composes.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Codes and escrow keys (`bypass-code`).
+    #[command(flatten)]
+    Codes(codes::Command),
+}
+
+/// Runs a parsed command line; `Ok` carries the exit status of a command that ran to completion.
+pub fn run(cli: Cli) -> Result<ExitCode, alb::Error> {
+    match cli.command {
+        Command::Codes(command) => codes::run(command),
+    }
+}

@@ -1,0 +1,33 @@
+//! The error every `alb` command reports on stderr.
+
+use std::io;
+
+/// Why an `alb` command failed. The `Display` form is the one-line message the command prints.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A bypass code given on the command line is not valid.
+    #[error("invalid bypass code: {source}")]
+    Code {
+        /// What is wrong and where.
+        source: bypass_code::CodeError,
+    },
+    /// An escrow key given on the command line is not valid.
+    #[error("invalid escrow key: {source}")]
+    EscrowKey {
+        /// What is wrong and where.
+        source: bypass_code::EscrowKeyError,
+    },
+    /// Raw bytes given as hex are not 32 hexadecimal digits.
+    #[error("invalid raw bytes: {reason}")]
+    RawHex {
+        /// What is wrong and where.
+        reason: String,
+    },
+    /// The operating system's random generator failed.
+    #[error("the operating system's random generator failed: {0}")]
+    Random(bypass_code::getrandom::Error),
+    /// Writing the output failed.
+    #[error("cannot write output: {0}")]
+    Io(#[from] io::Error),
+}

@@ -1,0 +1,18 @@
+//! `alb`: the operator's command-line tool for Apple Activation Lock bypass codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(status) => status,
+        Err(error) => {
+            eprintln!("alb: {error}");
+            ExitCode::from(2)
+        }
+    }
+}

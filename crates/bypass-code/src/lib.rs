@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+#[macro_use]
+extern crate std;
+
+mod alphabet;
+mod code;
+mod error;
+mod escrow_key;
+pub mod kdf;
+
+pub use alphabet::ALPHABET;
+pub use code::{BypassCode, CODE_BYTES, DASH_INDICES, ENCODED_LEN, SYMBOLS};
+pub use error::{CodeError, EscrowKeyError};
+pub use escrow_key::{ESCROW_KEY_BYTES, ESCROW_KEY_HEX_LEN, EscrowKey};
+pub use rand_core;
+pub use subtle;
+#[cfg(feature = "getrandom")]
+pub use getrandom;

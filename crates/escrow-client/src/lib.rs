@@ -1,0 +1,1 @@
+//! TODO: the escrow-client crate.

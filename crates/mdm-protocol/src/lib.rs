@@ -1,0 +1,1 @@
+//! TODO: the mdm-protocol crate.
