@@ -72,7 +72,11 @@ pub fn parse_raw_hex(input: &str) -> Result<BypassCode, Error> {
             reason: format!("expected 32 hexadecimal digits, found {found} characters"),
         });
     }
-    if let Some((index, c)) = input.chars().enumerate().find(|(_, c)| !c.is_ascii_hexdigit()) {
+    if let Some((index, c)) = input
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !c.is_ascii_hexdigit())
+    {
         return Err(Error::RawHex {
             reason: format!("invalid hexadecimal digit {c:?} at position {}", index + 1),
         });

@@ -274,32 +274,56 @@ mod tests {
     fn strict_errors_name_kind_and_position() {
         assert_eq!(err(""), CodeError::Length { found: 0 });
         assert_eq!(err(&CODE[..30]), CodeError::Length { found: 30 });
-        assert_eq!(err("A8QK7-GFG21-6RHT-V0U9-756P-L7E3 "), CodeError::Length { found: 32 });
+        assert_eq!(
+            err("A8QK7-GFG21-6RHT-V0U9-756P-L7E3 "),
+            CodeError::Length { found: 32 }
+        );
         // 31 characters, but the first dash moved one place to the right.
         assert_eq!(
             err("A8QK7G-FG21-6RHT-V0U9-756P-L7E3"),
-            CodeError::DashExpected { position: 6, found: 'G' }
+            CodeError::DashExpected {
+                position: 6,
+                found: 'G'
+            }
         );
         assert_eq!(
             err("A8QK7-GFG21-6RHT-V0U9-756PXL7E3"),
-            CodeError::DashExpected { position: 27, found: 'X' }
+            CodeError::DashExpected {
+                position: 27,
+                found: 'X'
+            }
         );
-        assert_eq!(err("-8QK7-GFG21-6RHT-V0U9-756P-L7E3"), CodeError::MisplacedDash { position: 1 });
+        assert_eq!(
+            err("-8QK7-GFG21-6RHT-V0U9-756P-L7E3"),
+            CodeError::MisplacedDash { position: 1 }
+        );
         assert_eq!(
             err("A8QK7-GFB21-6RHT-V0U9-756P-L7E3"),
-            CodeError::InvalidSymbol { position: 9, found: 'B' }
+            CodeError::InvalidSymbol {
+                position: 9,
+                found: 'B'
+            }
         );
         assert_eq!(
             err("a8QK7-GFG21-6RHT-V0U9-756P-L7E3"),
-            CodeError::InvalidSymbol { position: 1, found: 'a' }
+            CodeError::InvalidSymbol {
+                position: 1,
+                found: 'a'
+            }
         );
         assert_eq!(
             err("A8QK7-GFG21-6RHT-V0U9-756P-L7Eé"),
-            CodeError::InvalidSymbol { position: 31, found: 'é' }
+            CodeError::InvalidSymbol {
+                position: 31,
+                found: 'é'
+            }
         );
         assert_eq!(
             err("A8QK7-GFG21-6RHT-V0U9-756P-L7E8"),
-            CodeError::LastSymbolOutOfRange { position: 31, found: '8' }
+            CodeError::LastSymbolOutOfRange {
+                position: 31,
+                found: '8'
+            }
         );
     }
 
@@ -314,15 +338,25 @@ mod tests {
             "A8QK7--GFG21-6RHT-VOU9-756P-L7E3",
             "-A8QK7-GFG21-6RHT-V0U9-756P-L7E3-",
         ] {
-            assert_eq!(BypassCode::parse_lenient(typed).unwrap(), canonical, "{typed:?}");
+            assert_eq!(
+                BypassCode::parse_lenient(typed).unwrap(),
+                canonical,
+                "{typed:?}"
+            );
         }
         let look_alikes = BypassCode::parse_lenient("B0IS0-00000-0000-0000-0000-000o").unwrap();
-        assert_eq!(look_alikes, "80150-00000-0000-0000-0000-0000".parse().unwrap());
+        assert_eq!(
+            look_alikes,
+            "80150-00000-0000-0000-0000-0000".parse().unwrap()
+        );
     }
 
     #[test]
     fn lenient_errors_name_kind_and_position() {
-        assert_eq!(BypassCode::parse_lenient(""), Err(CodeError::SymbolCount { found: 0 }));
+        assert_eq!(
+            BypassCode::parse_lenient(""),
+            Err(CodeError::SymbolCount { found: 0 })
+        );
         assert_eq!(
             BypassCode::parse_lenient("A8QK7-GFG21-6RHT-V0U9-756P-L7E"),
             Err(CodeError::SymbolCount { found: 25 })
@@ -333,15 +367,24 @@ mod tests {
         );
         assert_eq!(
             BypassCode::parse_lenient("  A8QK7-GFG21-6RHT-V0U9-756P-L7E_"),
-            Err(CodeError::InvalidSymbol { position: 33, found: '_' })
+            Err(CodeError::InvalidSymbol {
+                position: 33,
+                found: '_'
+            })
         );
         assert_eq!(
             BypassCode::parse_lenient("A8QK7\tGFG21-6RHT-V0U9-756P-L7E3"),
-            Err(CodeError::InvalidSymbol { position: 6, found: '\t' })
+            Err(CodeError::InvalidSymbol {
+                position: 6,
+                found: '\t'
+            })
         );
         assert_eq!(
             BypassCode::parse_lenient("A8QK7-GFG21-6RHT-V0U9-756P-L7E9 "),
-            Err(CodeError::LastSymbolOutOfRange { position: 31, found: '9' })
+            Err(CodeError::LastSymbolOutOfRange {
+                position: 31,
+                found: '9'
+            })
         );
     }
 

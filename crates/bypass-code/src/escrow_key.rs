@@ -211,7 +211,10 @@ mod tests {
         assert_eq!(format!("{key}"), UPPER);
         assert_eq!(format!("{key:X}"), UPPER);
         assert_eq!(format!("{key:x}"), UPPER.to_ascii_lowercase());
-        assert_eq!(UPPER.to_ascii_lowercase().parse::<EscrowKey>().unwrap(), key);
+        assert_eq!(
+            UPPER.to_ascii_lowercase().parse::<EscrowKey>().unwrap(),
+            key
+        );
     }
 
     #[test]
@@ -224,13 +227,19 @@ mod tests {
         bad.replace_range(9..10, "g");
         assert_eq!(
             bad.parse::<EscrowKey>(),
-            Err(EscrowKeyError::InvalidDigit { position: 10, found: 'g' })
+            Err(EscrowKeyError::InvalidDigit {
+                position: 10,
+                found: 'g'
+            })
         );
         let mut wide = String::from(&UPPER[..63]);
         wide.push('é');
         assert_eq!(
             wide.parse::<EscrowKey>(),
-            Err(EscrowKeyError::InvalidDigit { position: 64, found: 'é' })
+            Err(EscrowKeyError::InvalidDigit {
+                position: 64,
+                found: 'é'
+            })
         );
     }
 

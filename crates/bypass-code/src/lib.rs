@@ -18,7 +18,7 @@ pub use alphabet::ALPHABET;
 pub use code::{BypassCode, CODE_BYTES, DASH_INDICES, ENCODED_LEN, SYMBOLS};
 pub use error::{CodeError, EscrowKeyError};
 pub use escrow_key::{ESCROW_KEY_BYTES, ESCROW_KEY_HEX_LEN, EscrowKey};
-pub use rand_core;
-pub use subtle;
 #[cfg(feature = "getrandom")]
 pub use getrandom;
+pub use rand_core;
+pub use subtle;
