@@ -1,4 +1,5 @@
 //! The workflow behind the `alb` command line, as a library another MDM server can reuse.
+#![forbid(unsafe_code)]
 //!
 //! `alb` owns no protocol rule: the code format and hash live in `bypass-code`. This library holds
 //! the order of the operator's workflow and the shapes the command line prints.

@@ -1,4 +1,5 @@
 //! `alb`: the operator's command-line tool for Apple Activation Lock bypass codes.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
