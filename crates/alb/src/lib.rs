@@ -1,5 +1,4 @@
 //! The workflow behind the `alb` command line, as a library another MDM server can reuse.
-#![forbid(unsafe_code)]
 //!
 //! `alb` owns no protocol rule: the code format and hash live in `bypass-code`. This library holds
 //! the order of the operator's workflow and the shapes the command line prints.
@@ -14,6 +13,8 @@
 //! assert!(String::from_utf8(line)?.starts_with(r#"{"code":"A8QK7-GFG21-6RHT-V0U9-756P-L7E3""#));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+#![forbid(unsafe_code)]
 
 mod error;
 mod report;
