@@ -1,0 +1,4 @@
+//! Integration tests of `bypass-code` (one test binary: each file is a module).
+
+mod proptests;
+mod vectors;
