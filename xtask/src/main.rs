@@ -1,1 +1,48 @@
-fn main() {}
+//! `cargo xtask`: the workspace's automation, in Rust (no shell scripts beyond `.ci/run`).
+//!
+//! ```text
+//! cargo xtask test                      fmt check, clippy -D warnings, every test and doc test,
+//!                                       docs, and the no_std check of bypass-code
+//! cargo xtask bench [--quick]           criterion benchmarks, then one summary line per figure
+//! cargo xtask fuzz [TARGET] [--seconds N] [--smoke]
+//!                                       cargo-fuzz on every target (or one)
+//! ```
+#![forbid(unsafe_code)]
+
+mod bench;
+mod fuzz;
+mod shell;
+mod test;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
+        Some("help" | "--help" | "-h") | None => {
+            println!("{}", USAGE);
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown task {other:?}\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  test                               fmt check, clippy -D warnings, all tests and doc tests,
+                                     rustdoc warnings, the no_std check of bypass-code
+  bench [--quick]                    criterion benchmarks, then the summary lines
+  fuzz [TARGET] [--seconds N] [--smoke]
+                                     cargo-fuzz on every target (or TARGET); --smoke = a few
+                                     seconds each";

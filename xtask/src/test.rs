@@ -1,0 +1,96 @@
+//! `cargo xtask test`: every check CI runs.
+
+use std::process::Command;
+
+use crate::shell::{self, cargo};
+
+/// The bare-metal target used to prove `bypass-code` is `no_std`.
+const BARE_METAL: &str = "thumbv7em-none-eabihf";
+
+/// Runs every check in order, stopping at the first failure.
+pub fn run(args: &[String]) -> Result<(), String> {
+    if let Some(arg) = args.first() {
+        return Err(format!("`test` takes no arguments, found {arg:?}"));
+    }
+    shell::run("format", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    shell::run(
+        "clippy",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    no_std_check()?;
+    shell::run(
+        "docs",
+        cargo()
+            .args(["doc", "--workspace", "--no-deps", "--all-features"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
+    shell::run("tests", cargo().args(["test", "--workspace", "--all-features"]))?;
+    eprintln!("\nxtask test: every check passed");
+    Ok(())
+}
+
+/// `bypass-code` without default features pulls in no `std`, and builds for a bare-metal target
+/// when that target is installed.
+fn no_std_check() -> Result<(), String> {
+    let tree = shell::capture(cargo().args([
+        "tree",
+        "-p",
+        "bypass-code",
+        "--no-default-features",
+        "-e",
+        "normal,features",
+        "--prefix",
+        "none",
+    ]))?;
+    if !tree.status.success() {
+        return Err(format!(
+            "no_std check: cargo tree failed: {}",
+            String::from_utf8_lossy(&tree.stderr)
+        ));
+    }
+    let text = String::from_utf8_lossy(&tree.stdout);
+    let with_std: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("feature \"std\""))
+        .collect();
+    if !with_std.is_empty() {
+        return Err(format!(
+            "no_std check: a dependency of bypass-code turns `std` on:\n{}",
+            with_std.join("\n")
+        ));
+    }
+    eprintln!("\n==> no_std: no dependency of bypass-code (without default features) enables `std`");
+
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == BARE_METAL))
+        .unwrap_or(false);
+    if installed {
+        shell::run(
+            "no_std build",
+            cargo().args([
+                "build",
+                "-p",
+                "bypass-code",
+                "--no-default-features",
+                "--target",
+                BARE_METAL,
+            ]),
+        )
+    } else {
+        eprintln!(
+            "==> no_std build skipped: target {BARE_METAL} is not installed \
+             (`rustup target add {BARE_METAL}`)"
+        );
+        Ok(())
+    }
+}
