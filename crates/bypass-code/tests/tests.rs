@@ -1,4 +1,5 @@
 //! Integration tests of `bypass-code` (one test binary: each file is a module).
 
 mod proptests;
+mod serde;
 mod vectors;

@@ -81,7 +81,11 @@ fn raw(hex_bytes: &str) -> [u8; 16] {
 #[test]
 fn every_vector_encodes_to_its_code() {
     for &(raw_hex, code, _) in VECTORS {
-        assert_eq!(BypassCode::from_bytes(raw(raw_hex)).to_string(), code, "{raw_hex}");
+        assert_eq!(
+            BypassCode::from_bytes(raw(raw_hex)).to_string(),
+            code,
+            "{raw_hex}"
+        );
     }
 }
 
@@ -91,7 +95,11 @@ fn every_vector_decodes_from_its_code_strictly_and_leniently() {
         let strict: BypassCode = code.parse().unwrap();
         assert_eq!(strict.as_bytes(), &raw(raw_hex), "{code}");
         let typed = code.to_ascii_lowercase().replace('-', " ");
-        assert_eq!(BypassCode::parse_lenient(&typed).unwrap(), strict, "{typed}");
+        assert_eq!(
+            BypassCode::parse_lenient(&typed).unwrap(),
+            strict,
+            "{typed}"
+        );
     }
 }
 
@@ -102,7 +110,11 @@ fn every_vector_hashes_to_its_escrow_key_by_every_path() {
         let expected: EscrowKey = key.parse().unwrap();
         assert_eq!(kdf::reference(&code), expected, "reference, {raw_hex}");
         assert_eq!(code.escrow_key(), expected, "escrow_key(), {raw_hex}");
-        assert_eq!(code.escrow_key().to_string(), key, "upper-case display, {raw_hex}");
+        assert_eq!(
+            code.escrow_key().to_string(),
+            key,
+            "upper-case display, {raw_hex}"
+        );
         assert!(code.matches(&expected) && expected.verify(&code));
     }
 }

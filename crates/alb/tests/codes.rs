@@ -1,0 +1,129 @@
+//! `alb generate | encode | inspect | verify`, run as a user runs them.
+
+use std::process::{Command, Output};
+
+use bypass_code::{BypassCode, EscrowKey};
+
+const RAW: &str = "522f23bdcf104d886760d24e535a676b";
+const CODE: &str = "A8QK7-GFG21-6RHT-V0U9-756P-L7E3";
+const KEY: &str = "821A819614C0238129F699179285086BC250F95183B8FC0CF2EC8E8A1A3909B6";
+
+fn alb(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_alb"))
+        .args(args)
+        .env_remove("ALB_STORE_KEY")
+        .output()
+        .expect("alb runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+#[test]
+fn generate_json_prints_valid_matching_pairs() {
+    let output = alb(&["generate", "--count", "3", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let lines: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 3);
+    let mut codes = Vec::new();
+    for line in &lines {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let code: BypassCode = value["code"].as_str().unwrap().parse().unwrap();
+        let key: EscrowKey = value["escrow_key"].as_str().unwrap().parse().unwrap();
+        assert!(key.verify(&code), "{line}");
+        assert!(value.get("raw").is_none());
+        codes.push(code);
+    }
+    assert!(codes[0] != codes[1] && codes[1] != codes[2] && codes[0] != codes[2]);
+}
+
+#[test]
+fn generate_text_prints_code_and_key_per_line() {
+    let output = alb(&["generate"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let mut fields = text.split_whitespace();
+    let code: BypassCode = fields.next().unwrap().parse().unwrap();
+    let key: EscrowKey = fields.next().unwrap().parse().unwrap();
+    assert!(key.verify(&code));
+    assert_eq!(fields.next(), None);
+}
+
+#[test]
+fn encode_prints_the_published_vector() {
+    let output = alb(&["encode", RAW, "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        format!("{{\"code\":\"{CODE}\",\"escrow_key\":\"{KEY}\",\"raw\":\"{RAW}\"}}\n")
+    );
+}
+
+#[test]
+fn inspect_strict_and_lenient() {
+    let strict = alb(&["inspect", CODE]);
+    assert!(strict.status.success());
+    assert_eq!(
+        stdout(&strict),
+        format!("code:       {CODE}\nraw:        {RAW}\nescrow_key: {KEY}\n")
+    );
+    let lenient = alb(&[
+        "inspect",
+        "--lenient",
+        "--json",
+        " a8qk7 gfg21 6rht vou9 756p l7e3 ",
+    ]);
+    assert!(lenient.status.success(), "{}", stderr(&lenient));
+    assert!(stdout(&lenient).contains(CODE));
+    let refused = alb(&["inspect", "a8qk7-gfg21-6rht-v0u9-756p-l7e3"]);
+    assert_eq!(refused.status.code(), Some(2));
+}
+
+#[test]
+fn verify_exit_status_says_whether_they_match() {
+    let matching = alb(&["verify", CODE, &KEY.to_ascii_lowercase()]);
+    assert_eq!(matching.status.code(), Some(0));
+    let other = "DEAB860D28DEB5B7121D6D8FCF0F78E1471756D1B2C566C03277C23EA8930B4F";
+    let mismatch = alb(&["verify", CODE, other]);
+    assert_eq!(mismatch.status.code(), Some(1));
+}
+
+#[test]
+fn invalid_input_names_position_and_reason_on_one_stderr_line() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["inspect", "A8QK7-GFB21-6RHT-V0U9-756P-L7E3"],
+            "invalid symbol 'B' at position 9",
+        ),
+        (
+            &["inspect", "A8QK7-GFG21-6RHT-V0U9-756P-L7E9"],
+            "last symbol '9' at position 31",
+        ),
+        (&["inspect", "A8QK7"], "31 characters"),
+        (
+            &["encode", "522f23bdcf104d886760d24e535a676"],
+            "32 hexadecimal digits",
+        ),
+        (&["verify", CODE, "XYZ"], "64 hexadecimal digits"),
+    ];
+    for (args, reason) in cases {
+        let output = alb(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
+        let message = stderr(&output);
+        assert_eq!(message.lines().count(), 1, "{args:?}: {message}");
+        assert!(message.contains(reason), "{args:?}: {message}");
+    }
+}
+
+#[test]
+fn encode_rejects_a_bad_digit_with_its_position() {
+    let output = alb(&["encode", "522f23bdcf104d886760d24e535a67zb"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("invalid hexadecimal digit 'z' at position 31"));
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the `alb` binary and library (one test binary: each file is a module).
+
+mod codes;
