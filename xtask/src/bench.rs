@@ -84,7 +84,10 @@ fn collect(dir: &Path, since: SystemTime) -> Result<Vec<Figure>, String> {
         let median_ns = estimates_json["median"]["point_estimate"]
             .as_f64()
             .ok_or_else(|| format!("{}: no median", estimates.display()))?;
-        let group = benchmark_json["group_id"].as_str().unwrap_or_default().to_owned();
+        let group = benchmark_json["group_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let id = benchmark_json["function_id"]
             .as_str()
             .or_else(|| benchmark_json["value_str"].as_str())

@@ -35,14 +35,21 @@ pub fn run(args: &[String]) -> Result<(), String> {
             other => return Err(format!("unexpected argument {other:?}")),
         }
     }
-    let seconds = seconds.unwrap_or(if smoke { SMOKE_SECONDS } else { DEFAULT_SECONDS });
+    let seconds = seconds.unwrap_or(if smoke {
+        SMOKE_SECONDS
+    } else {
+        DEFAULT_SECONDS
+    });
 
     let manifest = std::fs::read_to_string(root().join("fuzz/Cargo.toml"))
         .map_err(|e| format!("fuzz/Cargo.toml: {e}"))?;
     let mut targets = targets(&manifest);
     if let Some(only) = only {
         if !targets.contains(&only) {
-            return Err(format!("no fuzz target {only:?}; targets: {}", targets.join(", ")));
+            return Err(format!(
+                "no fuzz target {only:?}; targets: {}",
+                targets.join(", ")
+            ));
         }
         targets = vec![only];
     }
@@ -70,7 +77,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     };
     eprintln!(
         "fuzzing with {} for {seconds} s per target",
-        if nightly { "nightly + address sanitizer" } else { "stable, no sanitizer" }
+        if nightly {
+            "nightly + address sanitizer"
+        } else {
+            "stable, no sanitizer"
+        }
     );
     shell::run("fuzz build", &mut fuzz("build"))?;
 
@@ -98,7 +109,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
             .find_map(|line| line.strip_prefix("stat::number_of_executed_units:"))
             .map(|n| n.trim().to_owned())
             .unwrap_or_else(|| "?".into());
-        report.push(format!("fuzz {target}: {execs} executions in {seconds} s, no finding"));
+        report.push(format!(
+            "fuzz {target}: {execs} executions in {seconds} s, no finding"
+        ));
     }
     println!("\n== fuzz summary ==");
     for line in report {
@@ -115,7 +128,11 @@ fn targets(manifest: &str) -> Vec<String> {
         if line.starts_with('[') {
             in_bin = line == "[[bin]]";
         } else if in_bin && let Some(value) = line.strip_prefix("name") {
-            let name = value.trim_start().trim_start_matches('=').trim().trim_matches('"');
+            let name = value
+                .trim_start()
+                .trim_start_matches('=')
+                .trim()
+                .trim_matches('"');
             targets.push(name.to_owned());
         }
     }

@@ -32,7 +32,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
             .args(["doc", "--workspace", "--no-deps", "--all-features"])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
-    shell::run("tests", cargo().args(["test", "--workspace", "--all-features"]))?;
+    shell::run(
+        "tests",
+        cargo().args(["test", "--workspace", "--all-features"]),
+    )?;
     eprintln!("\nxtask test: every check passed");
     Ok(())
 }
@@ -67,12 +70,18 @@ fn no_std_check() -> Result<(), String> {
             with_std.join("\n")
         ));
     }
-    eprintln!("\n==> no_std: no dependency of bypass-code (without default features) enables `std`");
+    eprintln!(
+        "\n==> no_std: no dependency of bypass-code (without default features) enables `std`"
+    );
 
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|out| String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == BARE_METAL))
+        .map(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l.trim() == BARE_METAL)
+        })
         .unwrap_or(false);
     if installed {
         shell::run(
