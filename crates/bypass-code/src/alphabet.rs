@@ -2,7 +2,7 @@
 //!
 //! The alphabet is `0123456789ACDEFGHJKLMNPQRTUVWXYZ` (no `B`, `I`, `O`, `S`). Both directions are
 //! written as branch-free arithmetic over the alphabet's ASCII ranges, in the manner of
-//! RustCrypto's `base32ct`, so that neither the timing nor the memory access pattern depends on a
+//! `RustCrypto`'s `base32ct`, so that neither the timing nor the memory access pattern depends on a
 //! secret symbol.
 
 /// The 32 symbols in value order.
@@ -25,6 +25,8 @@ const fn in_range(c: i32, lo: i32, hi: i32) -> i32 {
 /// The ASCII character of a symbol value (`0..32`; higher bits are ignored).
 #[inline]
 #[must_use]
+// The result is an ASCII code in 48..=90 by construction: the casts cannot truncate.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 pub const fn encode_symbol(value: u8) -> u8 {
     let v = (value & 31) as i32;
     // The six runs and their offsets: 0-9 (values 0-9, +48), A (10, +55), C-H (11-16, +56),
@@ -36,6 +38,8 @@ pub const fn encode_symbol(value: u8) -> u8 {
 /// The value of an upper-case symbol, or `None` for any other byte.
 #[inline]
 #[must_use]
+// `v` is in -1..=31 and only cast when non-negative: the cast cannot truncate.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 pub const fn decode_symbol(c: u8) -> Option<u8> {
     let c = c as i32;
     // Start from -1 and add `value + 1` for the one run that matches, if any.

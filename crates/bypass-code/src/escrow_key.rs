@@ -67,6 +67,8 @@ impl EscrowKey {
 
 /// Upper-case digit of a nibble, without a branch.
 #[inline(always)]
+// The result is an ASCII code in 48..=70 by construction: the cast cannot truncate.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 const fn hex_digit(nibble: u8) -> u8 {
     // 0-9 → '0'-'9' (48+), 10-15 → 'A'-'F' (55+): add 7 when the nibble is 10 or more.
     let n = nibble as i16;
@@ -75,12 +77,16 @@ const fn hex_digit(nibble: u8) -> u8 {
 
 /// `0xFF` when the nibble is a letter digit (10-15), else `0`.
 #[inline(always)]
+// Keeps the low byte of a sign-extended mask (0 or -1): truncation is the intent.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 const fn letter_mask(nibble: u8) -> u8 {
     ((9 - nibble as i16) >> 8) as u8
 }
 
 /// The value of one hexadecimal digit of either case, without a branch; `None` otherwise.
 #[inline(always)]
+// `v` is in -1..=15 and only cast when non-negative: the cast cannot truncate.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 const fn hex_value(c: u8) -> Option<u8> {
     let c = c as i16;
     let mut v: i16 = -1;
