@@ -110,41 +110,80 @@ fn k(g: usize) -> __m128i {
     lanes(K[4 * g], K[4 * g + 1], K[4 * g + 2], K[4 * g + 3])
 }
 
-/// A SHA-256 state (`H0..H7`) as the `ABEF` and `CDGH` registers.
+/// Four words in the message layout, from lane 0.
 #[inline]
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-fn to_registers(state: &[u32; 8]) -> (__m128i, __m128i) {
-    // Lane 0 holds F (resp. H), lane 3 holds A (resp. C).
-    (
-        lanes(state[5], state[4], state[1], state[0]),
-        lanes(state[7], state[6], state[3], state[2]),
-    )
+fn words(w: &[u32; 8], first: usize) -> __m128i {
+    lanes(w[first], w[first + 1], w[first + 2], w[first + 3])
 }
 
-/// The `ABEF` and `CDGH` registers back as `H0..H7`.
+/// A vector's four words, lane 0 first.
 #[inline]
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-fn from_registers(abef: __m128i, cdgh: __m128i, state: &mut [u32; 8]) {
-    let word = |lane: i32| lane.cast_unsigned();
-    *state = [
-        word(_mm_extract_epi32::<3>(abef)),
-        word(_mm_extract_epi32::<2>(abef)),
-        word(_mm_extract_epi32::<3>(cdgh)),
-        word(_mm_extract_epi32::<2>(cdgh)),
-        word(_mm_extract_epi32::<1>(abef)),
-        word(_mm_extract_epi32::<0>(abef)),
-        word(_mm_extract_epi32::<1>(cdgh)),
-        word(_mm_extract_epi32::<0>(cdgh)),
-    ];
+fn unlanes(v: __m128i) -> [u32; 4] {
+    [
+        _mm_extract_epi32::<0>(v).cast_unsigned(),
+        _mm_extract_epi32::<1>(v).cast_unsigned(),
+        _mm_extract_epi32::<2>(v).cast_unsigned(),
+        _mm_extract_epi32::<3>(v).cast_unsigned(),
+    ]
 }
 
-/// Four rounds of every chain; `$wk` is the `W + K` vector of chain `$j`.
+/// One HMAC keyed state, in the forms the loop uses.
+#[derive(Clone, Copy)]
+struct Keyed {
+    /// The state as `ABEF` (lane 3 holds A, lane 0 holds F) ...
+    abef: __m128i,
+    /// ... and `CDGH`: where a compression from this state starts.
+    cdgh: __m128i,
+    /// The feed-forward of such a compression (`H0..H3`, `H4..H7`) in message order: its digest
+    /// is the shuffled final state plus these.
+    m0: __m128i,
+    /// See `m0`.
+    m1: __m128i,
+    /// `H0 + K0`, `H1 + K1` in lanes 0-1: with the shuffled final `A`, `B` added, the `W + K` of
+    /// the next compression's first two rounds.
+    wk0: __m128i,
+    /// `H2 + K2`, `H3 + K3` in lanes 0-1: the same for rounds 2-3 (with `C`, `D`).
+    wk0_hi: __m128i,
+    /// `H4..H7 + K4..K7`: the same for rounds 4-7.
+    wk1: __m128i,
+}
+
+impl Keyed {
+    #[inline]
+    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+    fn new(state: &[u32; 8]) -> Self {
+        let m0 = words(state, 0);
+        let m1 = words(state, 4);
+        let wk0 = _mm_add_epi32(m0, k(0));
+        Self {
+            // Lane 0 holds F (resp. H), lane 3 holds A (resp. C).
+            abef: lanes(state[5], state[4], state[1], state[0]),
+            cdgh: lanes(state[7], state[6], state[3], state[2]),
+            m0,
+            m1,
+            wk0,
+            wk0_hi: _mm_shuffle_epi32::<0x0E>(wk0),
+            wk1: _mm_add_epi32(m1, k(1)),
+        }
+    }
+}
+
+/// Four rounds of every chain: `$lo` holds `W + K` of the first two rounds of chain `$j` in
+/// lanes 0-1, `$hi` those of the last two.
 macro_rules! four_rounds {
+    ($abef:ident, $cdgh:ident, $j:ident => $lo:expr, $hi:expr) => {
+        for $j in 0..N {
+            // sha256rnds2 takes CDGH and ABEF and returns the new ABEF after two rounds; the old
+            // ABEF is then the new CDGH.
+            $cdgh[$j] = _mm_sha256rnds2_epu32($cdgh[$j], $abef[$j], $lo);
+            $abef[$j] = _mm_sha256rnds2_epu32($abef[$j], $cdgh[$j], $hi);
+        }
+    };
     ($abef:ident, $cdgh:ident, $j:ident => $wk:expr) => {
         for $j in 0..N {
             let wk = $wk;
-            // sha256rnds2 takes CDGH and ABEF and returns the new ABEF after two rounds; the old
-            // ABEF is then the new CDGH.
             $cdgh[$j] = _mm_sha256rnds2_epu32($cdgh[$j], $abef[$j], wk);
             $abef[$j] = _mm_sha256rnds2_epu32($abef[$j], $cdgh[$j], _mm_shuffle_epi32::<0x0E>(wk));
         }
@@ -160,130 +199,188 @@ fn schedule(w16: __m128i, w12: __m128i, w8: __m128i, w4: __m128i) -> __m128i {
     _mm_sha256msg2_epu32(partial, w4)
 }
 
-/// Compresses, for every chain `j`, the block `digest[j] || padding` (64 + 32 byte message)
-/// starting from the keyed state `init_*[j]`, and leaves the state plus the feed-forward in
-/// `abef`/`cdgh`.
-#[inline]
-#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-#[allow(clippy::too_many_arguments)] // Registers of N chains; a struct would be spilled whole.
-fn compress_digest_block<const N: usize>(
-    abef: &mut [__m128i; N],
-    cdgh: &mut [__m128i; N],
-    init_abef: &[__m128i; N],
-    init_cdgh: &[__m128i; N],
-    m0: &[__m128i; N],
-    m1: &[__m128i; N],
-) {
-    // Words 8-11: 0x80000000, 0, 0, 0; words 12-15: 0, 0, 0, 768 (the message length in bits).
-    let pad2 = lanes(0x8000_0000, 0, 0, 0);
-    let pad3 = lanes(0, 0, 0, 0x300);
-    let wk2 = _mm_add_epi32(pad2, k(2));
-    let wk3 = _mm_add_epi32(pad3, k(3));
-    // `σ0(W[t-15]) + W[t-16]` of words 24-27: from words 8-12 only, so constant.
-    let msg1_23 = _mm_sha256msg1_epu32(pad2, pad3);
+/// Compresses, for every chain `j`, the block `m0[j] || m1[j] || padding` (a digest of a
+/// 64 + 32 byte message) from the keyed state `$keyed[j]`, leaving the final state without the
+/// feed-forward in `abef[j]`/`cdgh[j]`. `wk0`, `wk0_hi`, `wk1` are the `W + K` of rounds 0-7,
+/// computed with the message.
+///
+/// A macro rather than a function: a target-feature function cannot be `inline(always)`, and a
+/// call would pass the states of all chains through memory twice per iteration.
+macro_rules! compress_digest_block {
+    ($c:ident, $keyed:ident, $abef:ident, $cdgh:ident, $msg:ident) => {{
+        let mut w0 = $msg.m0;
+        let mut w1 = $msg.m1;
+        let mut w2 = [$c.zero; N];
+        let mut w3 = [$c.zero; N];
+        for j in 0..N {
+            $abef[j] = $keyed[j].abef;
+            $cdgh[j] = $keyed[j].cdgh;
+        }
 
-    let mut w0 = *m0;
-    let mut w1 = *m1;
-    let mut w2 = [_mm_setzero_si128(); N];
-    let mut w3 = [_mm_setzero_si128(); N];
-    *abef = *init_abef;
-    *cdgh = *init_cdgh;
+        four_rounds!($abef, $cdgh, j => $msg.wk0[j], $msg.wk0_hi[j]);
+        four_rounds!($abef, $cdgh, j => $msg.wk1[j]);
+        four_rounds!($abef, $cdgh, _j => $c.wk2, $c.wk2_hi);
+        four_rounds!($abef, $cdgh, _j => $c.wk3, $c.wk3_hi);
+        // Words 16-19: their `W[t-7]` are words 9-12, all zero.
+        for j in 0..N {
+            w0[j] = _mm_sha256msg2_epu32(_mm_sha256msg1_epu32(w0[j], w1[j]), $c.pad3);
+        }
+        four_rounds!($abef, $cdgh, j => _mm_add_epi32(w0[j], k(4)));
+        // Words 20-23, 24-27, 28-31: the constant groups enter as `pad2`, `pad3`.
+        for j in 0..N {
+            w1[j] = schedule(w1[j], $c.pad2, $c.pad3, w0[j]);
+        }
+        four_rounds!($abef, $cdgh, j => _mm_add_epi32(w1[j], k(5)));
+        for j in 0..N {
+            let partial = _mm_add_epi32($c.msg1_23, _mm_alignr_epi8::<4>(w1[j], w0[j]));
+            w2[j] = _mm_sha256msg2_epu32(partial, w1[j]);
+        }
+        four_rounds!($abef, $cdgh, j => _mm_add_epi32(w2[j], k(6)));
+        for j in 0..N {
+            w3[j] = schedule($c.pad3, w0[j], w1[j], w2[j]);
+        }
+        four_rounds!($abef, $cdgh, j => _mm_add_epi32(w3[j], k(7)));
 
-    four_rounds!(abef, cdgh, j => _mm_add_epi32(w0[j], k(0)));
-    four_rounds!(abef, cdgh, j => _mm_add_epi32(w1[j], k(1)));
-    four_rounds!(abef, cdgh, _j => wk2);
-    four_rounds!(abef, cdgh, _j => wk3);
-    // Words 16-19: their `W[t-7]` are words 9-12, all zero.
-    for j in 0..N {
-        w0[j] = _mm_sha256msg2_epu32(_mm_sha256msg1_epu32(w0[j], w1[j]), pad3);
-    }
-    four_rounds!(abef, cdgh, j => _mm_add_epi32(w0[j], k(4)));
-    // Words 20-23, 24-27, 28-31: the constant groups enter as `pad2`, `pad3`.
-    for j in 0..N {
-        w1[j] = schedule(w1[j], pad2, pad3, w0[j]);
-    }
-    four_rounds!(abef, cdgh, j => _mm_add_epi32(w1[j], k(5)));
-    for j in 0..N {
-        let partial = _mm_add_epi32(msg1_23, _mm_alignr_epi8::<4>(w1[j], w0[j]));
-        w2[j] = _mm_sha256msg2_epu32(partial, w1[j]);
-    }
-    four_rounds!(abef, cdgh, j => _mm_add_epi32(w2[j], k(6)));
-    for j in 0..N {
-        w3[j] = schedule(pad3, w0[j], w1[j], w2[j]);
-    }
-    four_rounds!(abef, cdgh, j => _mm_add_epi32(w3[j], k(7)));
-
-    // Groups 8-15: the general schedule over a rolling window of four groups.
-    macro_rules! general {
-        ($g:expr, $a:ident, $b:ident, $c:ident, $d:ident) => {
-            for j in 0..N {
-                $a[j] = schedule($a[j], $b[j], $c[j], $d[j]);
-            }
-            four_rounds!(abef, cdgh, j => _mm_add_epi32($a[j], k($g)));
-        };
-    }
-    general!(8, w0, w1, w2, w3);
-    general!(9, w1, w2, w3, w0);
-    general!(10, w2, w3, w0, w1);
-    general!(11, w3, w0, w1, w2);
-    general!(12, w0, w1, w2, w3);
-    general!(13, w1, w2, w3, w0);
-    general!(14, w2, w3, w0, w1);
-    general!(15, w3, w0, w1, w2);
-
-    for j in 0..N {
-        abef[j] = _mm_add_epi32(abef[j], init_abef[j]);
-        cdgh[j] = _mm_add_epi32(cdgh[j], init_cdgh[j]);
-    }
+        // Groups 8-15: the general schedule over a rolling window of four groups.
+        macro_rules! general {
+            ($g:expr, $a:ident, $b:ident, $cc:ident, $d:ident) => {
+                for j in 0..N {
+                    $a[j] = schedule($a[j], $b[j], $cc[j], $d[j]);
+                }
+                four_rounds!($abef, $cdgh, j => _mm_add_epi32($a[j], k($g)));
+            };
+        }
+        general!(8, w0, w1, w2, w3);
+        general!(9, w1, w2, w3, w0);
+        general!(10, w2, w3, w0, w1);
+        general!(11, w3, w0, w1, w2);
+        general!(12, w0, w1, w2, w3);
+        general!(13, w1, w2, w3, w0);
+        general!(14, w2, w3, w0, w1);
+        general!(15, w3, w0, w1, w2);
+    }};
 }
 
-/// The digest in `ABEF`/`CDGH` as message words 0-3 and 4-7 (lane 0 first), by shuffles only.
-#[inline]
-#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-fn digest_to_message<const N: usize>(
-    abef: &[__m128i; N],
-    cdgh: &[__m128i; N],
-    m0: &mut [__m128i; N],
-    m1: &mut [__m128i; N],
-) {
-    for j in 0..N {
-        // Lanes F E B A → A B E F, and H G D C → C D G H.
-        let abef_in_order = _mm_shuffle_epi32::<0x1B>(abef[j]);
-        let cdgh_in_order = _mm_shuffle_epi32::<0x1B>(cdgh[j]);
-        m0[j] = _mm_unpacklo_epi64(abef_in_order, cdgh_in_order);
-        m1[j] = _mm_unpackhi_epi64(abef_in_order, cdgh_in_order);
+/// The next block's message (and its first `W + K` sums) from the final state of a compression
+/// that started from `$keyed`, by shuffles and the folded feed-forward: the digest never leaves
+/// the registers.
+///
+/// The shuffled `ABEF` already holds `A`, `B` in lanes 0-1 and the shuffled `CDGH` holds `C`, `D`:
+/// the next compression's first rounds wait for one shuffle and one addition only.
+macro_rules! digest_to_message {
+    ($keyed:ident, $abef:ident, $cdgh:ident, $msg:ident) => {
+        for j in 0..N {
+            // Lanes F E B A → A B E F, and H G D C → C D G H.
+            let abef_in_order = _mm_shuffle_epi32::<0x1B>($abef[j]);
+            let cdgh_in_order = _mm_shuffle_epi32::<0x1B>($cdgh[j]);
+            $msg.wk0[j] = _mm_add_epi32(abef_in_order, $keyed[j].wk0);
+            $msg.wk0_hi[j] = _mm_add_epi32(cdgh_in_order, $keyed[j].wk0_hi);
+            let low = _mm_unpacklo_epi64(abef_in_order, cdgh_in_order);
+            let high = _mm_unpackhi_epi64(abef_in_order, cdgh_in_order);
+            $msg.wk1[j] = _mm_add_epi32(high, $keyed[j].wk1);
+            $msg.m0[j] = _mm_add_epi32(low, $keyed[j].m0);
+            $msg.m1[j] = _mm_add_epi32(high, $keyed[j].m1);
+        }
+    };
+}
+
+/// A digest of every chain as the next block's first words and first `W + K` sums.
+#[derive(Clone, Copy)]
+struct Message<const N: usize> {
+    /// Words 0-3.
+    m0: [__m128i; N],
+    /// Words 4-7.
+    m1: [__m128i; N],
+    /// `W + K` of rounds 0-1 in lanes 0-1.
+    wk0: [__m128i; N],
+    /// `W + K` of rounds 2-3 in lanes 0-1.
+    wk0_hi: [__m128i; N],
+    /// `W + K` of rounds 4-7.
+    wk1: [__m128i; N],
+}
+
+/// Values every compression of a digest block uses.
+#[derive(Clone, Copy)]
+struct Constants {
+    /// An all-zero vector.
+    zero: __m128i,
+    /// Words 8-11: `0x80000000, 0, 0, 0`.
+    pad2: __m128i,
+    /// Words 12-15: `0, 0, 0, 768` (the message length in bits).
+    pad3: __m128i,
+    /// `W + K` of rounds 8-9 (lanes 0-1) ...
+    wk2: __m128i,
+    /// ... 10-11 ...
+    wk2_hi: __m128i,
+    /// ... 12-13 ...
+    wk3: __m128i,
+    /// ... and 14-15.
+    wk3_hi: __m128i,
+    /// `σ0(W[t-15]) + W[t-16]` of words 24-27: from words 8-12 only, so constant.
+    msg1_23: __m128i,
+}
+
+impl Constants {
+    #[inline]
+    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+    fn new() -> Self {
+        let pad2 = lanes(0x8000_0000, 0, 0, 0);
+        let pad3 = lanes(0, 0, 0, 0x300);
+        let wk2 = _mm_add_epi32(pad2, k(2));
+        let wk3 = _mm_add_epi32(pad3, k(3));
+        Self {
+            zero: _mm_setzero_si128(),
+            pad2,
+            pad3,
+            wk2,
+            wk2_hi: _mm_shuffle_epi32::<0x0E>(wk2),
+            wk3,
+            wk3_hi: _mm_shuffle_epi32::<0x0E>(wk3),
+            msg1_23: _mm_sha256msg1_epu32(pad2, pad3),
+        }
     }
 }
 
 /// The whole derivation of `N` interleaved chains, from `U1` on.
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 fn chains_sha_ni<const N: usize>(starts: &[ChainStart; N], out: &mut [[u32; 8]; N]) {
-    let zero = _mm_setzero_si128();
-    let (mut inner_abef, mut inner_cdgh) = ([zero; N], [zero; N]);
-    let (mut outer_abef, mut outer_cdgh) = ([zero; N], [zero; N]);
-    let (mut acc_abef, mut acc_cdgh) = ([zero; N], [zero; N]);
-    let (mut m0, mut m1) = ([zero; N], [zero; N]);
+    let c = Constants::new();
+    let zero_keyed = Keyed::new(&[0; 8]);
+    let (mut inner, mut outer) = ([zero_keyed; N], [zero_keyed; N]);
+    let mut msg = Message {
+        m0: [c.zero; N],
+        m1: [c.zero; N],
+        wk0: [c.zero; N],
+        wk0_hi: [c.zero; N],
+        wk1: [c.zero; N],
+    };
     for (j, start) in starts.iter().enumerate() {
-        (inner_abef[j], inner_cdgh[j]) = to_registers(&start.keyed.inner);
-        (outer_abef[j], outer_cdgh[j]) = to_registers(&start.keyed.outer);
-        // U1 is both the first message of the loop and the accumulator's first term.
-        (acc_abef[j], acc_cdgh[j]) = to_registers(&start.first);
+        inner[j] = Keyed::new(&start.keyed.inner);
+        outer[j] = Keyed::new(&start.keyed.outer);
+        // U1: the first message of the loop and the accumulator's first term.
+        msg.m0[j] = words(&start.first, 0);
+        msg.m1[j] = words(&start.first, 4);
+        msg.wk0[j] = _mm_add_epi32(msg.m0[j], k(0));
+        msg.wk0_hi[j] = _mm_shuffle_epi32::<0x0E>(msg.wk0[j]);
+        msg.wk1[j] = _mm_add_epi32(msg.m1[j], k(1));
     }
-    digest_to_message(&acc_abef, &acc_cdgh, &mut m0, &mut m1);
+    let (mut acc0, mut acc1) = (msg.m0, msg.m1);
 
-    let (mut abef, mut cdgh) = ([zero; N], [zero; N]);
+    let (mut abef, mut cdgh) = ([c.zero; N], [c.zero; N]);
     for _ in 1..ITERATIONS {
-        compress_digest_block(&mut abef, &mut cdgh, &inner_abef, &inner_cdgh, &m0, &m1);
-        digest_to_message(&abef, &cdgh, &mut m0, &mut m1);
-        compress_digest_block(&mut abef, &mut cdgh, &outer_abef, &outer_cdgh, &m0, &m1);
-        digest_to_message(&abef, &cdgh, &mut m0, &mut m1);
+        compress_digest_block!(c, inner, abef, cdgh, msg);
+        digest_to_message!(inner, abef, cdgh, msg);
+        compress_digest_block!(c, outer, abef, cdgh, msg);
+        digest_to_message!(outer, abef, cdgh, msg);
         for j in 0..N {
-            acc_abef[j] = _mm_xor_si128(acc_abef[j], abef[j]);
-            acc_cdgh[j] = _mm_xor_si128(acc_cdgh[j], cdgh[j]);
+            acc0[j] = _mm_xor_si128(acc0[j], msg.m0[j]);
+            acc1[j] = _mm_xor_si128(acc1[j], msg.m1[j]);
         }
     }
 
     for (j, words) in out.iter_mut().enumerate() {
-        from_registers(acc_abef[j], acc_cdgh[j], words);
+        let [w0, w1, w2, w3] = unlanes(acc0[j]);
+        let [w4, w5, w6, w7] = unlanes(acc1[j]);
+        *words = [w0, w1, w2, w3, w4, w5, w6, w7];
     }
 }
