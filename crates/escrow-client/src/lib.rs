@@ -1,1 +1,27 @@
-//! TODO: the escrow-client crate.
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod client;
+mod config;
+mod excerpt;
+mod identity;
+mod outcome;
+mod request;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use client::EscrowClient;
+pub use config::{ConfigError, DEFAULT_ENDPOINT, Endpoint, EscrowConfig, RetryPolicy, TrustRoots};
+pub use excerpt::BodyExcerpt;
+pub use identity::{Identity, IdentityError};
+pub use outcome::{
+    AttemptReport, AttemptResult, CodeSource, StatusClass, TransportFailure, UnlockOutcome, Verdict,
+};
+pub use request::{
+    Field, MAX_SERIAL_LEN, MAX_TEXT_LEN, RequestError, UnlockRequest, UnlockRequestBuilder,
+};
+
+/// Re-exported so callers can name the code type without a separate dependency.
+pub use bypass_code::BypassCode;

@@ -1,0 +1,362 @@
+//! The mutual-TLS HTTPS client that sends unlock requests, retries and falls back.
+
+use alloc::sync::Arc;
+use core::error::Error as StdError;
+use core::{
+    convert::Infallible,
+    fmt,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use bypass_code::BypassCode;
+use http_body_util::BodyExt as _;
+use hyper::{
+    Method, Request,
+    body::{Body, Buf, Frame, SizeHint},
+    header::{CONTENT_TYPE, HeaderValue, USER_AGENT},
+};
+use hyper_rustls::HttpsConnector;
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector},
+    rt::TokioExecutor,
+};
+use tokio::time::Instant;
+use zeroize::Zeroizing;
+
+use crate::{
+    config::{ConfigError, EscrowConfig},
+    excerpt::BodyExcerpt,
+    identity::Identity,
+    outcome::{
+        AttemptReport, AttemptResult, CodeSource, StatusClass, TransportFailure, UnlockOutcome,
+        Verdict,
+    },
+    request::UnlockRequest,
+};
+
+/// The form content type Apple requires.
+const FORM: &str = "application/x-www-form-urlencoded";
+/// What the client calls itself.
+const AGENT: &str = concat!("escrow-client/", env!("CARGO_PKG_VERSION"));
+
+/// Sends escrow-key unlock requests over mutual TLS, with the MDM server's APNs identity.
+///
+/// Cheap to clone (connections are pooled and shared, so retries and the next code reuse the
+/// connection when the server keeps it open).
+#[derive(Clone)]
+pub struct EscrowClient {
+    http: Client<HttpsConnector<HttpConnector>, SecretBody>,
+    config: Arc<EscrowConfig>,
+}
+
+impl fmt::Debug for EscrowClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EscrowClient")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EscrowClient {
+    /// Builds a client: TLS 1.2/1.3 with the `ring` provider (no process-wide default needed),
+    /// the configured roots, this identity as client certificate, HTTPS only, HTTP/1.1.
+    ///
+    /// # Errors
+    /// An invalid setting or a TLS configuration rustls refuses.
+    pub fn new(config: EscrowConfig, identity: &Identity) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(config.roots.store()?)
+            .with_client_cert_resolver(identity.resolver());
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_only()
+            .enable_http1()
+            .build();
+        let http = Client::builder(TokioExecutor::new()).build(connector);
+        Ok(Self {
+            http,
+            config: Arc::new(config),
+        })
+    }
+
+    /// The configuration in use.
+    #[must_use]
+    pub fn config(&self) -> &EscrowConfig {
+        &self.config
+    }
+
+    /// Tries one code, with retries of retryable failures.
+    pub async fn unlock(&self, request: &UnlockRequest, code: &BypassCode) -> UnlockOutcome {
+        self.unlock_with_fallback(request, &[(CodeSource::Supplied(1), code)])
+            .await
+    }
+
+    /// Tries the codes in order (usually the device's code, then the server's), moving on to the
+    /// next only on `404`, stopping at the first success or at any other final answer, within
+    /// the overall deadline. Every exchange is reported.
+    pub async fn unlock_with_fallback(
+        &self,
+        request: &UnlockRequest,
+        codes: &[(CodeSource, &BypassCode)],
+    ) -> UnlockOutcome {
+        let deadline = Instant::now() + self.config.deadline;
+        let mut attempts = Vec::new();
+        for &(source, code) in codes {
+            let verdict = self
+                .try_code(request, source, code, deadline, &mut attempts)
+                .await;
+            if let Some(verdict) = verdict {
+                tracing::info!(verdict = %verdict, "escrow unlock finished");
+                return UnlockOutcome { verdict, attempts };
+            }
+        }
+        let verdict = if codes.is_empty() {
+            Verdict::NoCodes
+        } else {
+            Verdict::NotFound
+        };
+        tracing::info!(verdict = %verdict, "escrow unlock finished");
+        UnlockOutcome { verdict, attempts }
+    }
+
+    /// Tries one code; `None` means `404`: move on to the next code.
+    async fn try_code(
+        &self,
+        request: &UnlockRequest,
+        source: CodeSource,
+        code: &BypassCode,
+        deadline: Instant,
+        attempts: &mut Vec<AttemptReport>,
+    ) -> Option<Verdict> {
+        let policy = self.config.retry;
+        let mut try_number = 0;
+        loop {
+            try_number += 1;
+            let now = Instant::now();
+            if now >= deadline {
+                return Some(Verdict::DeadlineExceeded { code: source });
+            }
+            let limit = self.config.attempt_timeout.min(deadline - now);
+            let started = Instant::now();
+            let result = match tokio::time::timeout(limit, self.exchange(request, code)).await {
+                Ok(result) => result,
+                Err(_elapsed) => AttemptResult::TimedOut { limit },
+            };
+            let duration = started.elapsed();
+            log_attempt(source, try_number, &result, duration);
+            let retryable = result.is_retryable();
+            let final_verdict = match &result {
+                AttemptResult::Response { class, status, .. } => match class {
+                    StatusClass::Unlocked => Some(Verdict::Unlocked { code: source }),
+                    StatusClass::NotFound => None,
+                    StatusClass::BadRequest => Some(Verdict::BadRequest { code: source }),
+                    StatusClass::Unexpected => Some(Verdict::UnexpectedStatus {
+                        code: source,
+                        status: *status,
+                    }),
+                    StatusClass::Retryable => Some(Verdict::Unavailable { code: source }),
+                },
+                AttemptResult::Transport {
+                    failure: TransportFailure::Tls,
+                    ..
+                } => Some(Verdict::TlsFailure { code: source }),
+                AttemptResult::TimedOut { .. } | AttemptResult::Transport { .. } => {
+                    Some(Verdict::Unavailable { code: source })
+                }
+            };
+            attempts.push(AttemptReport {
+                code: source,
+                try_number,
+                result,
+                duration,
+            });
+            if !retryable {
+                return final_verdict;
+            }
+            if Instant::now() >= deadline {
+                return Some(Verdict::DeadlineExceeded { code: source });
+            }
+            if try_number >= policy.max_tries {
+                return final_verdict;
+            }
+            let wait = policy.backoff(try_number, getrandom::u64().unwrap_or(0));
+            if Instant::now() + wait >= deadline {
+                return Some(Verdict::DeadlineExceeded { code: source });
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One HTTP exchange, without time limit (the caller sets it).
+    async fn exchange(&self, request: &UnlockRequest, code: &BypassCode) -> AttemptResult {
+        let uri = match self.config.endpoint.with_query(&request.query()) {
+            Ok(uri) => uri,
+            Err(error) => {
+                return AttemptResult::Transport {
+                    failure: TransportFailure::Connection,
+                    message: format!("cannot build the request URL: {error}"),
+                };
+            }
+        };
+        let http_request = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(CONTENT_TYPE, HeaderValue::from_static(FORM))
+            .header(USER_AGENT, HeaderValue::from_static(AGENT))
+            .body(SecretBody::new(request.form_body(code)));
+        let http_request = match http_request {
+            Ok(http_request) => http_request,
+            Err(error) => {
+                return AttemptResult::Transport {
+                    failure: TransportFailure::Connection,
+                    message: format!("cannot build the request: {error}"),
+                };
+            }
+        };
+        let response = match self.http.request(http_request).await {
+            Ok(response) => response,
+            Err(error) => return transport_failure(&error),
+        };
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        let mut excerpt = BodyExcerpt::new(self.config.max_body_bytes);
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else {
+                // The status is what matters; a body cut short is kept as far as it came.
+                break;
+            };
+            if let Some(data) = frame.data_ref()
+                && !excerpt.push(data)
+            {
+                break;
+            }
+        }
+        let mut dashed = Zeroizing::new([0u8; bypass_code::ENCODED_LEN]);
+        excerpt.redact(code.encode(&mut dashed).as_bytes());
+        AttemptResult::from_response(status, excerpt)
+    }
+}
+
+fn log_attempt(source: CodeSource, try_number: u32, result: &AttemptResult, duration: Duration) {
+    let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    match result {
+        AttemptResult::Response { status, .. } => tracing::info!(
+            code = %source, try_number, status, duration_ms, "escrow unlock attempt answered"
+        ),
+        other => tracing::warn!(
+            code = %source, try_number, result = %other, duration_ms, "escrow unlock attempt failed"
+        ),
+    }
+}
+
+/// Classifies a client error: any rustls error in its chain (sources, and errors wrapped in
+/// `io::Error`s, as hyper-rustls and tokio-rustls wrap them) makes it a TLS failure.
+fn transport_failure(error: &(dyn StdError + 'static)) -> AttemptResult {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = inner.source();
+    }
+    AttemptResult::Transport {
+        failure: if involves_tls(error, 0) {
+            TransportFailure::Tls
+        } else {
+            TransportFailure::Connection
+        },
+        message,
+    }
+}
+
+fn involves_tls(error: &(dyn StdError + 'static), depth: u8) -> bool {
+    if depth > 16 {
+        return false;
+    }
+    if error.downcast_ref::<rustls::Error>().is_some() {
+        return true;
+    }
+    if let Some(io) = error.downcast_ref::<std::io::Error>()
+        && let Some(wrapped) = io.get_ref()
+        && involves_tls(wrapped, depth + 1)
+    {
+        return true;
+    }
+    error
+        .source()
+        .is_some_and(|source| involves_tls(source, depth + 1))
+}
+
+/// A request body whose bytes are wiped when dropped (it carries the bypass code).
+pub(crate) struct SecretBody {
+    chunk: Option<SecretChunk>,
+}
+
+impl SecretBody {
+    fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
+        Self {
+            chunk: Some(SecretChunk { bytes, position: 0 }),
+        }
+    }
+}
+
+impl fmt::Debug for SecretBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretBody([redacted])")
+    }
+}
+
+impl Body for SecretBody {
+    type Data = SecretChunk;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Poll::Ready(self.chunk.take().map(|chunk| Ok(Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunk.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let len = self.chunk.as_ref().map_or(0, Buf::remaining);
+        SizeHint::with_exact(u64::try_from(len).unwrap_or(u64::MAX))
+    }
+}
+
+/// The bytes of a [`SecretBody`], wiped when dropped.
+pub(crate) struct SecretChunk {
+    bytes: Zeroizing<Vec<u8>>,
+    position: usize,
+}
+
+impl fmt::Debug for SecretChunk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretChunk([redacted])")
+    }
+}
+
+impl Buf for SecretChunk {
+    fn remaining(&self) -> usize {
+        self.bytes.len() - self.position
+    }
+
+    fn chunk(&self) -> &[u8] {
+        &self.bytes[self.position..]
+    }
+
+    fn advance(&mut self, count: usize) {
+        self.position = (self.position + count).min(self.bytes.len());
+    }
+}

@@ -1,0 +1,155 @@
+//! The start of a response body, kept for diagnostics within a fixed bound.
+
+use core::fmt::Write as _;
+
+/// What replaces a secret found in a body.
+const REDACTED: &[u8] = b"[redacted]";
+
+/// At most `limit` bytes from the start of a response body, and whether more followed.
+///
+/// Filled chunk by chunk with [`push`](Self::push): memory never exceeds the limit, whatever
+/// the server sends. [`redact`](Self::redact) removes a secret (the bypass code) the server may
+/// have echoed, including a partial copy cut at the end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BodyExcerpt {
+    bytes: Vec<u8>,
+    limit: usize,
+    truncated: bool,
+}
+
+impl BodyExcerpt {
+    /// An empty excerpt that keeps at most `limit` bytes.
+    #[must_use]
+    pub fn new(limit: usize) -> Self {
+        Self {
+            bytes: Vec::new(),
+            limit,
+            truncated: false,
+        }
+    }
+
+    /// Appends a chunk, keeping only what fits. Returns `false` once the limit is reached and
+    /// more bytes were offered: the caller can stop reading.
+    pub fn push(&mut self, chunk: &[u8]) -> bool {
+        let room = self.limit.saturating_sub(self.bytes.len());
+        if chunk.len() > room {
+            self.bytes.extend_from_slice(&chunk[..room]);
+            self.truncated = true;
+            false
+        } else {
+            self.bytes.extend_from_slice(chunk);
+            true
+        }
+    }
+
+    /// Replaces every copy of `secret` with `[redacted]`; when the excerpt was cut, also a
+    /// trailing partial copy. An empty secret changes nothing.
+    pub fn redact(&mut self, secret: &[u8]) {
+        if secret.is_empty() || self.bytes.is_empty() {
+            return;
+        }
+        let mut out = Vec::with_capacity(self.bytes.len());
+        let mut i = 0;
+        let mut changed = false;
+        while i < self.bytes.len() {
+            if self.bytes[i..].starts_with(secret) {
+                out.extend_from_slice(REDACTED);
+                i += secret.len();
+                changed = true;
+            } else {
+                out.push(self.bytes[i]);
+                i += 1;
+            }
+        }
+        if self.truncated {
+            let longest = (1..secret.len().min(out.len() + 1))
+                .rev()
+                .find(|&n| out.ends_with(&secret[..n]));
+            if let Some(n) = longest {
+                out.truncate(out.len() - n);
+                out.extend_from_slice(REDACTED);
+                changed = true;
+            }
+        }
+        if changed {
+            self.bytes = out;
+        }
+    }
+
+    /// The bytes kept.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Whether the body was longer than the limit.
+    #[must_use]
+    pub const fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// Whether nothing was kept.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Printable text for a log line or terminal: invalid UTF-8 replaced, control characters
+    /// escaped (no terminal escape sequences pass), `…` appended when truncated.
+    #[must_use]
+    pub fn to_text(&self) -> String {
+        let lossy = String::from_utf8_lossy(&self.bytes);
+        let mut text = String::with_capacity(lossy.len());
+        for c in lossy.chars() {
+            if c.is_control() {
+                let _ = write!(text, "{}", c.escape_default());
+            } else {
+                text.push(c);
+            }
+        }
+        if self.truncated {
+            text.push('…');
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_at_most_the_limit() {
+        let mut excerpt = BodyExcerpt::new(5);
+        assert!(excerpt.push(b"abc"));
+        assert!(!excerpt.push(b"defgh"));
+        assert_eq!(excerpt.as_bytes(), b"abcde");
+        assert!(excerpt.is_truncated());
+        assert_eq!(excerpt.to_text(), "abcde…");
+        let mut exact = BodyExcerpt::new(3);
+        assert!(exact.push(b"abc"));
+        assert!(!exact.is_truncated());
+        assert!(!exact.push(b"d"));
+        assert!(exact.is_truncated());
+    }
+
+    #[test]
+    fn redacts_whole_and_trailing_partial_secrets() {
+        let mut excerpt = BodyExcerpt::new(64);
+        excerpt.push(b"bad key SECRET-CODE for SECRET-CODE");
+        excerpt.redact(b"SECRET-CODE");
+        assert_eq!(excerpt.to_text(), "bad key [redacted] for [redacted]");
+
+        let mut cut = BodyExcerpt::new(12);
+        cut.push(b"echo: SECRET-CODE");
+        cut.redact(b"SECRET-CODE");
+        assert_eq!(cut.as_bytes(), b"echo: [redacted]");
+    }
+
+    #[test]
+    fn text_escapes_control_characters() {
+        let mut excerpt = BodyExcerpt::new(64);
+        excerpt.push(b"a\x1b[31mb\n\xff");
+        assert_eq!(excerpt.to_text(), "a\\u{1b}[31mb\\n\u{fffd}");
+    }
+}

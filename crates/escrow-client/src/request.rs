@@ -1,0 +1,526 @@
+//! The unlock request: which device, who asks, and how it is written on the wire.
+
+use core::fmt;
+
+use bypass_code::BypassCode;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use zeroize::Zeroizing;
+
+/// Every byte but the RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`) is percent-encoded,
+/// in the query and in the form body alike: a space is `%20`, `+` is `%2B`, `&` is `%26`.
+const VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The longest organisation name or requester accepted, in bytes.
+pub const MAX_TEXT_LEN: usize = 256;
+/// The longest serial number accepted, in characters.
+pub const MAX_SERIAL_LEN: usize = 32;
+
+/// A field of the unlock request, named as Apple names it on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Field {
+    /// The device's serial number (`serial`, query).
+    Serial,
+    /// The device's product type, such as `iPad4,1` (`productType`, query).
+    ProductType,
+    /// The first IMEI (`imei`, query).
+    Imei,
+    /// The second IMEI of a dual-SIM device (`imei2`, query).
+    Imei2,
+    /// The MEID (`meid`, query).
+    Meid,
+    /// The organisation, for Apple's audit (`orgName`, form body).
+    OrgName,
+    /// Who asks: e-mail, LDAP id or name (`guid`, form body).
+    Guid,
+}
+
+impl Field {
+    /// The parameter name Apple uses.
+    #[must_use]
+    pub const fn wire_name(self) -> &'static str {
+        match self {
+            Self::Serial => "serial",
+            Self::ProductType => "productType",
+            Self::Imei => "imei",
+            Self::Imei2 => "imei2",
+            Self::Meid => "meid",
+            Self::OrgName => "orgName",
+            Self::Guid => "guid",
+        }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.wire_name())
+    }
+}
+
+/// Why an unlock request is not valid. The value itself is never repeated (it may be personal).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// A required field is absent or empty.
+    #[error("`{field}` is required")]
+    Missing {
+        /// The field.
+        field: Field,
+    },
+    /// A field is present but not well formed.
+    #[error("`{field}` is not valid: {reason}")]
+    Invalid {
+        /// The field.
+        field: Field,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// Which device to unlock and who asks: everything the escrow-key unlock request carries except
+/// the bypass code, which [`EscrowClient`](crate::EscrowClient) takes separately so that one
+/// request can be tried with several codes.
+///
+/// Built with [`UnlockRequest::builder`]; [`UnlockRequestBuilder::build`] validates every field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnlockRequest {
+    serial: String,
+    product_type: String,
+    imei: Option<String>,
+    imei2: Option<String>,
+    meid: Option<String>,
+    org_name: String,
+    guid: String,
+}
+
+impl UnlockRequest {
+    /// Starts a request; set at least serial, product type, organisation name and guid.
+    #[must_use]
+    pub fn builder() -> UnlockRequestBuilder {
+        UnlockRequestBuilder::default()
+    }
+
+    /// The device's serial number.
+    #[must_use]
+    pub fn serial(&self) -> &str {
+        &self.serial
+    }
+
+    /// The device's product type (`iPad4,1`).
+    #[must_use]
+    pub fn product_type(&self) -> &str {
+        &self.product_type
+    }
+
+    /// The first IMEI, for cellular devices.
+    #[must_use]
+    pub fn imei(&self) -> Option<&str> {
+        self.imei.as_deref()
+    }
+
+    /// The second IMEI, for dual-SIM devices.
+    #[must_use]
+    pub fn imei2(&self) -> Option<&str> {
+        self.imei2.as_deref()
+    }
+
+    /// The MEID, for CDMA devices.
+    #[must_use]
+    pub fn meid(&self) -> Option<&str> {
+        self.meid.as_deref()
+    }
+
+    /// The organisation name sent for Apple's audit.
+    #[must_use]
+    pub fn org_name(&self) -> &str {
+        &self.org_name
+    }
+
+    /// Who asks.
+    #[must_use]
+    pub fn guid(&self) -> &str {
+        &self.guid
+    }
+
+    /// Checks every field: required ones present, product type shaped like `iPad4,1`, IMEIs of
+    /// 15 digits with a valid Luhn check digit, MEID of 14 hexadecimal digits.
+    ///
+    /// # Errors
+    /// The first field that is missing or malformed.
+    pub fn validate(&self) -> Result<(), RequestError> {
+        validate_serial(&self.serial)?;
+        validate_product_type(&self.product_type)?;
+        if let Some(imei) = &self.imei {
+            validate_imei(Field::Imei, imei)?;
+        }
+        if let Some(imei2) = &self.imei2 {
+            validate_imei(Field::Imei2, imei2)?;
+        }
+        if let Some(meid) = &self.meid {
+            validate_meid(meid)?;
+        }
+        validate_text(Field::OrgName, &self.org_name)?;
+        validate_text(Field::Guid, &self.guid)?;
+        Ok(())
+    }
+
+    /// The URL query: `serial`, `productType`, then `imei`, `imei2`, `meid` when present, each
+    /// value percent-encoded.
+    #[must_use]
+    pub fn query(&self) -> String {
+        let mut query = String::new();
+        let pairs = [
+            (Field::Serial, Some(self.serial.as_str())),
+            (Field::ProductType, Some(self.product_type.as_str())),
+            (Field::Imei, self.imei.as_deref()),
+            (Field::Imei2, self.imei2.as_deref()),
+            (Field::Meid, self.meid.as_deref()),
+        ];
+        for (field, value) in pairs {
+            if let Some(value) = value {
+                push_pair(&mut query, field.wire_name(), value);
+            }
+        }
+        query
+    }
+
+    /// The form body: `orgName`, `guid` and `escrowKey` (the code's dashed form), each value
+    /// percent-encoded. The buffer is wiped when dropped: it holds the code.
+    #[must_use]
+    pub fn form_body(&self, code: &BypassCode) -> Zeroizing<Vec<u8>> {
+        let mut body = Zeroizing::new(String::with_capacity(
+            64 + 3 * (self.org_name.len() + self.guid.len()),
+        ));
+        push_pair(&mut body, Field::OrgName.wire_name(), &self.org_name);
+        push_pair(&mut body, Field::Guid.wire_name(), &self.guid);
+        let mut buf = Zeroizing::new([0u8; bypass_code::ENCODED_LEN]);
+        let dashed = code.encode(&mut buf);
+        push_pair(&mut body, "escrowKey", dashed);
+        Zeroizing::new(core::mem::take(&mut *body).into_bytes())
+    }
+}
+
+fn push_pair(out: &mut String, name: &str, value: &str) {
+    if !out.is_empty() {
+        out.push('&');
+    }
+    out.push_str(name);
+    out.push('=');
+    for piece in utf8_percent_encode(value, VALUE) {
+        out.push_str(piece);
+    }
+}
+
+fn validate_serial(serial: &str) -> Result<(), RequestError> {
+    let field = Field::Serial;
+    if serial.is_empty() {
+        return Err(RequestError::Missing { field });
+    }
+    if serial.len() > MAX_SERIAL_LEN {
+        return Err(RequestError::Invalid {
+            field,
+            reason: "longer than 32 characters",
+        });
+    }
+    if !serial.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(RequestError::Invalid {
+            field,
+            reason: "only ASCII letters and digits are allowed",
+        });
+    }
+    Ok(())
+}
+
+/// `iPad4,1`: a model name of ASCII letters, a major number, a comma, a minor number.
+fn validate_product_type(product_type: &str) -> Result<(), RequestError> {
+    let field = Field::ProductType;
+    if product_type.is_empty() {
+        return Err(RequestError::Missing { field });
+    }
+    let invalid = RequestError::Invalid {
+        field,
+        reason: "expected a model name, a number, a comma and a number, like `iPad4,1`",
+    };
+    let name_len = product_type
+        .bytes()
+        .take_while(u8::is_ascii_alphabetic)
+        .count();
+    let Some((major, minor)) = product_type[name_len..].split_once(',') else {
+        return Err(invalid);
+    };
+    let is_number =
+        |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
+    if name_len == 0 || name_len > 32 || !is_number(major) || !is_number(minor) {
+        return Err(invalid);
+    }
+    Ok(())
+}
+
+/// 15 decimal digits, the last a Luhn check digit over the first 14.
+fn validate_imei(field: Field, imei: &str) -> Result<(), RequestError> {
+    if imei.is_empty() {
+        return Err(RequestError::Missing { field });
+    }
+    if imei.len() != 15 || !imei.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(RequestError::Invalid {
+            field,
+            reason: "expected 15 decimal digits",
+        });
+    }
+    let sum: u32 = imei
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                doubled / 10 + doubled % 10
+            } else {
+                d
+            }
+        })
+        .sum();
+    if !sum.is_multiple_of(10) {
+        return Err(RequestError::Invalid {
+            field,
+            reason: "the check digit (Luhn) does not match",
+        });
+    }
+    Ok(())
+}
+
+/// 14 hexadecimal digits (either case).
+fn validate_meid(meid: &str) -> Result<(), RequestError> {
+    let field = Field::Meid;
+    if meid.is_empty() {
+        return Err(RequestError::Missing { field });
+    }
+    if meid.len() != 14 || !meid.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(RequestError::Invalid {
+            field,
+            reason: "expected 14 hexadecimal digits",
+        });
+    }
+    Ok(())
+}
+
+fn validate_text(field: Field, text: &str) -> Result<(), RequestError> {
+    if text.trim().is_empty() {
+        return Err(RequestError::Missing { field });
+    }
+    if text.len() > MAX_TEXT_LEN {
+        return Err(RequestError::Invalid {
+            field,
+            reason: "longer than 256 bytes",
+        });
+    }
+    if text.chars().any(char::is_control) {
+        return Err(RequestError::Invalid {
+            field,
+            reason: "control characters are not allowed",
+        });
+    }
+    Ok(())
+}
+
+/// Builds an [`UnlockRequest`]; [`build`](Self::build) validates it.
+#[derive(Debug, Clone, Default)]
+pub struct UnlockRequestBuilder {
+    serial: String,
+    product_type: String,
+    imei: Option<String>,
+    imei2: Option<String>,
+    meid: Option<String>,
+    org_name: String,
+    guid: String,
+}
+
+impl UnlockRequestBuilder {
+    /// The device's serial number (required).
+    #[must_use]
+    pub fn serial(mut self, serial: impl Into<String>) -> Self {
+        self.serial = serial.into();
+        self
+    }
+
+    /// The device's product type, such as `iPad4,1` (required).
+    #[must_use]
+    pub fn product_type(mut self, product_type: impl Into<String>) -> Self {
+        self.product_type = product_type.into();
+        self
+    }
+
+    /// The first IMEI (cellular devices only).
+    #[must_use]
+    pub fn imei(mut self, imei: impl Into<String>) -> Self {
+        self.imei = Some(imei.into());
+        self
+    }
+
+    /// The second IMEI (dual-SIM devices only).
+    #[must_use]
+    pub fn imei2(mut self, imei2: impl Into<String>) -> Self {
+        self.imei2 = Some(imei2.into());
+        self
+    }
+
+    /// The MEID (CDMA devices only).
+    #[must_use]
+    pub fn meid(mut self, meid: impl Into<String>) -> Self {
+        self.meid = Some(meid.into());
+        self
+    }
+
+    /// The organisation name, for Apple's audit (required).
+    #[must_use]
+    pub fn org_name(mut self, org_name: impl Into<String>) -> Self {
+        self.org_name = org_name.into();
+        self
+    }
+
+    /// Who asks: e-mail, LDAP id or name (required).
+    #[must_use]
+    pub fn guid(mut self, guid: impl Into<String>) -> Self {
+        self.guid = guid.into();
+        self
+    }
+
+    /// Validates and returns the request.
+    ///
+    /// # Errors
+    /// The first missing or malformed field ([`UnlockRequest::validate`]).
+    pub fn build(self) -> Result<UnlockRequest, RequestError> {
+        let request = UnlockRequest {
+            serial: self.serial,
+            product_type: self.product_type,
+            imei: self.imei,
+            imei2: self.imei2,
+            meid: self.meid,
+            org_name: self.org_name,
+            guid: self.guid,
+        };
+        request.validate()?;
+        Ok(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> UnlockRequestBuilder {
+        UnlockRequest::builder()
+            .serial("DMPXK0ABCD12")
+            .product_type("iPad4,1")
+            .org_name("Example & Sons, Ltd.")
+            .guid("ops+lock@example.com")
+    }
+
+    #[test]
+    fn query_orders_and_omits_absent_fields() {
+        let request = base().build().unwrap();
+        assert_eq!(request.query(), "serial=DMPXK0ABCD12&productType=iPad4%2C1");
+        let request = base()
+            .imei("490154203237518")
+            .meid("A1000012345678")
+            .build()
+            .unwrap();
+        assert_eq!(
+            request.query(),
+            "serial=DMPXK0ABCD12&productType=iPad4%2C1&imei=490154203237518&meid=A1000012345678"
+        );
+    }
+
+    #[test]
+    fn form_body_percent_encodes_every_value() {
+        let request = base().build().unwrap();
+        let code: BypassCode = "A8QK7-GFG21-6RHT-V0U9-756P-L7E3".parse().unwrap();
+        let body = request.form_body(&code);
+        assert_eq!(
+            core::str::from_utf8(&body).unwrap(),
+            "orgName=Example%20%26%20Sons%2C%20Ltd.&guid=ops%2Block%40example.com\
+             &escrowKey=A8QK7-GFG21-6RHT-V0U9-756P-L7E3"
+        );
+    }
+
+    #[test]
+    fn non_ascii_is_utf8_percent_encoded() {
+        let request = base().org_name("Société Générale").build().unwrap();
+        let code: BypassCode = "A8QK7-GFG21-6RHT-V0U9-756P-L7E3".parse().unwrap();
+        let body = request.form_body(&code);
+        assert!(
+            core::str::from_utf8(&body)
+                .unwrap()
+                .starts_with("orgName=Soci%C3%A9t%C3%A9%20G%C3%A9n%C3%A9rale&")
+        );
+    }
+
+    #[test]
+    fn each_failure_names_its_field() {
+        let cases: Vec<(UnlockRequestBuilder, RequestError)> = vec![
+            (
+                base().serial(""),
+                RequestError::Missing {
+                    field: Field::Serial,
+                },
+            ),
+            (
+                base().product_type(""),
+                RequestError::Missing {
+                    field: Field::ProductType,
+                },
+            ),
+            (
+                base().org_name("  "),
+                RequestError::Missing {
+                    field: Field::OrgName,
+                },
+            ),
+            (
+                base().guid(""),
+                RequestError::Missing { field: Field::Guid },
+            ),
+        ];
+        for (builder, expected) in cases {
+            assert_eq!(builder.build().unwrap_err(), expected);
+        }
+        let invalid = |builder: UnlockRequestBuilder| match builder.build().unwrap_err() {
+            RequestError::Invalid { field, .. } => field,
+            other => panic!("expected Invalid, got {other:?}"),
+        };
+        assert_eq!(invalid(base().serial("DMPX K0")), Field::Serial);
+        for bad in [
+            "iPad", "iPad4", "iPad4,", "4,1", "iPad4;1", "iPad4,1a", "iPad,1",
+        ] {
+            assert_eq!(
+                invalid(base().product_type(bad)),
+                Field::ProductType,
+                "{bad}"
+            );
+        }
+        assert_eq!(invalid(base().imei("490154203237517")), Field::Imei);
+        assert_eq!(invalid(base().imei("49015420323751")), Field::Imei);
+        assert_eq!(invalid(base().imei2("49015420323751x")), Field::Imei2);
+        assert_eq!(invalid(base().meid("A100001234567")), Field::Meid);
+        assert_eq!(invalid(base().meid("G1000012345678")), Field::Meid);
+        assert_eq!(invalid(base().guid("a\nb")), Field::Guid);
+        assert_eq!(invalid(base().org_name("x".repeat(257))), Field::OrgName);
+        for good in ["iPhone10,3", "Watch5,1", "AppleTV5,3", "MacBookPro18,3"] {
+            assert!(base().product_type(good).build().is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn error_messages_do_not_repeat_values() {
+        let err = base().imei("490154203237517").build().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`imei` is not valid: the check digit (Luhn) does not match"
+        );
+    }
+}

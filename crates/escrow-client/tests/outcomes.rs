@@ -1,0 +1,325 @@
+//! Fallback, retries, time limits and bounded bodies, against scripted answers.
+
+use std::time::{Duration, Instant};
+
+use escrow_client::{
+    AttemptResult, CodeSource, RetryPolicy, StatusClass, TransportFailure, Verdict,
+    testing::{RecordingServer, Reply, TestPki},
+};
+
+use crate::common::{DEVICE_CODE, client, device_code, fast_config, request, server_code};
+
+fn statuses(outcome: &escrow_client::UnlockOutcome) -> Vec<(CodeSource, u32, Option<u16>)> {
+    outcome
+        .attempts
+        .iter()
+        .map(|a| (a.code, a.try_number, a.result.status()))
+        .collect()
+}
+
+#[tokio::test]
+async fn falls_back_to_the_server_code_after_404() {
+    let pki = TestPki::new();
+    let server = RecordingServer::start(&pki, [Reply::status(404), Reply::status(200)])
+        .await
+        .unwrap();
+    let client = client(&pki, fast_config(&pki, &server));
+    let (device, server_side) = (device_code(), server_code());
+
+    let outcome = client
+        .unlock_with_fallback(
+            &request(),
+            &[
+                (CodeSource::Device, &device),
+                (CodeSource::Server, &server_side),
+            ],
+        )
+        .await;
+
+    assert_eq!(
+        outcome.verdict,
+        Verdict::Unlocked {
+            code: CodeSource::Server
+        }
+    );
+    assert_eq!(
+        statuses(&outcome),
+        [
+            (CodeSource::Device, 1, Some(404)),
+            (CodeSource::Server, 1, Some(200))
+        ]
+    );
+    let bodies: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| String::from_utf8(r.body.clone()).unwrap())
+        .collect();
+    assert!(bodies[0].ends_with(&format!("escrowKey={DEVICE_CODE}")));
+    assert!(bodies[1].ends_with(&format!("escrowKey={server_side}")));
+    assert_eq!(
+        server.connections(),
+        1,
+        "the second code reuses the connection"
+    );
+}
+
+#[tokio::test]
+async fn every_code_refused_is_not_found() {
+    let pki = TestPki::new();
+    let server = RecordingServer::start(&pki, [Reply::status(404), Reply::status(404)])
+        .await
+        .unwrap();
+    let client = client(&pki, fast_config(&pki, &server));
+    let (device, server_side) = (device_code(), server_code());
+    let outcome = client
+        .unlock_with_fallback(
+            &request(),
+            &[
+                (CodeSource::Device, &device),
+                (CodeSource::Server, &server_side),
+            ],
+        )
+        .await;
+    assert_eq!(outcome.verdict, Verdict::NotFound);
+    assert_eq!(outcome.attempts.len(), 2);
+    assert!(!outcome.is_unlocked());
+}
+
+#[tokio::test]
+async fn no_codes_sends_nothing() {
+    let pki = TestPki::new();
+    let server = RecordingServer::start(&pki, []).await.unwrap();
+    let client = client(&pki, fast_config(&pki, &server));
+    let outcome = client.unlock_with_fallback(&request(), &[]).await;
+    assert_eq!(outcome.verdict, Verdict::NoCodes);
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_until_success() {
+    let pki = TestPki::new();
+    let script = [Reply::status(500), Reply::status(503), Reply::status(200)];
+    let server = RecordingServer::start(&pki, script).await.unwrap();
+    let client = client(&pki, fast_config(&pki, &server));
+    let outcome = client.unlock(&request(), &device_code()).await;
+    assert_eq!(
+        outcome.verdict,
+        Verdict::Unlocked {
+            code: CodeSource::Supplied(1)
+        }
+    );
+    let one = CodeSource::Supplied(1);
+    assert_eq!(
+        statuses(&outcome),
+        [
+            (one, 1, Some(500)),
+            (one, 2, Some(503)),
+            (one, 3, Some(200))
+        ]
+    );
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn server_errors_give_up_after_the_policy_allows() {
+    let pki = TestPki::new();
+    let script = [
+        Reply::status(500),
+        Reply::status(500),
+        Reply::status(500),
+        Reply::status(200),
+    ];
+    let server = RecordingServer::start(&pki, script).await.unwrap();
+    let client = client(&pki, fast_config(&pki, &server));
+    let outcome = client.unlock(&request(), &device_code()).await;
+    assert_eq!(
+        outcome.verdict,
+        Verdict::Unavailable {
+            code: CodeSource::Supplied(1)
+        }
+    );
+    assert_eq!(outcome.attempts.len(), 3);
+    assert_eq!(
+        server.requests().len(),
+        3,
+        "the fourth answer is never asked for"
+    );
+    assert!(outcome.attempts.iter().all(|a| matches!(
+        &a.result,
+        AttemptResult::Response {
+            class: StatusClass::Retryable,
+            ..
+        }
+    )));
+}
+
+#[tokio::test]
+async fn bad_request_is_not_retried_and_stops_the_fallback() {
+    let pki = TestPki::new();
+    let server = RecordingServer::start(&pki, [Reply::status(400), Reply::status(200)])
+        .await
+        .unwrap();
+    let client = client(&pki, fast_config(&pki, &server));
+    let (device, server_side) = (device_code(), server_code());
+    let outcome = client
+        .unlock_with_fallback(
+            &request(),
+            &[
+                (CodeSource::Device, &device),
+                (CodeSource::Server, &server_side),
+            ],
+        )
+        .await;
+    assert_eq!(
+        outcome.verdict,
+        Verdict::BadRequest {
+            code: CodeSource::Device
+        }
+    );
+    assert_eq!(outcome.attempts.len(), 1);
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn unexpected_status_is_reported_not_retried() {
+    let pki = TestPki::new();
+    let server = RecordingServer::start(&pki, [Reply::status(403)])
+        .await
+        .unwrap();
+    let client = client(&pki, fast_config(&pki, &server));
+    let outcome = client.unlock(&request(), &device_code()).await;
+    assert_eq!(
+        outcome.verdict,
+        Verdict::UnexpectedStatus {
+            code: CodeSource::Supplied(1),
+            status: 403
+        }
+    );
+    assert_eq!(outcome.attempts.len(), 1);
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out_within_the_bound() {
+    let pki = TestPki::new();
+    let server = RecordingServer::start(&pki, [Reply::Hang, Reply::Hang])
+        .await
+        .unwrap();
+    let mut config = fast_config(&pki, &server);
+    config.attempt_timeout = Duration::from_millis(250);
+    config.retry.max_tries = 2;
+    let client = client(&pki, config);
+
+    let started = Instant::now();
+    let outcome = client.unlock(&request(), &device_code()).await;
+    let elapsed = started.elapsed();
+
+    assert_eq!(
+        outcome.verdict,
+        Verdict::Unavailable {
+            code: CodeSource::Supplied(1)
+        }
+    );
+    assert_eq!(outcome.attempts.len(), 2);
+    for attempt in &outcome.attempts {
+        assert_eq!(
+            attempt.result,
+            AttemptResult::TimedOut {
+                limit: Duration::from_millis(250)
+            }
+        );
+        assert!(attempt.duration >= Duration::from_millis(250));
+    }
+    // Two tries of 250 ms and one wait of at most 40 ms: well under two seconds.
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn the_overall_deadline_bounds_everything() {
+    let pki = TestPki::new();
+    let server = RecordingServer::start(&pki, [Reply::Hang]).await.unwrap();
+    let mut config = fast_config(&pki, &server);
+    config.attempt_timeout = Duration::from_secs(10);
+    config.deadline = Duration::from_millis(300);
+    let client = client(&pki, config);
+
+    let started = Instant::now();
+    let outcome = client.unlock(&request(), &device_code()).await;
+    let elapsed = started.elapsed();
+
+    assert_eq!(
+        outcome.verdict,
+        Verdict::DeadlineExceeded {
+            code: CodeSource::Supplied(1)
+        }
+    );
+    assert_eq!(outcome.attempts.len(), 1);
+    assert!(
+        matches!(outcome.attempts[0].result, AttemptResult::TimedOut { limit } if limit <= Duration::from_millis(300))
+    );
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_reset_connection_is_retried() {
+    let pki = TestPki::new();
+    let server = RecordingServer::start(&pki, [Reply::Reset, Reply::status(200)])
+        .await
+        .unwrap();
+    let client = client(&pki, fast_config(&pki, &server));
+    let outcome = client.unlock(&request(), &device_code()).await;
+    assert_eq!(
+        outcome.verdict,
+        Verdict::Unlocked {
+            code: CodeSource::Supplied(1)
+        }
+    );
+    assert_eq!(outcome.attempts.len(), 2);
+    assert!(matches!(
+        outcome.attempts[0].result,
+        AttemptResult::Transport {
+            failure: TransportFailure::Connection,
+            ..
+        }
+    ));
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(
+        server.connections(),
+        2,
+        "a fresh connection after the reset"
+    );
+}
+
+#[tokio::test]
+async fn bodies_are_bounded_and_echoed_codes_redacted() {
+    let pki = TestPki::new();
+    let huge = vec![b'x'; 200_000];
+    let echo = format!("escrowKey {DEVICE_CODE} not valid");
+    let server = RecordingServer::start(
+        &pki,
+        [Reply::with_body(503, huge), Reply::with_body(404, echo)],
+    )
+    .await
+    .unwrap();
+    let mut config = fast_config(&pki, &server);
+    config.max_body_bytes = 64;
+    config.retry = RetryPolicy {
+        max_tries: 2,
+        ..config.retry
+    };
+    let client = client(&pki, config);
+    let outcome = client.unlock(&request(), &device_code()).await;
+    assert_eq!(outcome.verdict, Verdict::NotFound);
+    let bodies: Vec<_> = outcome
+        .attempts
+        .iter()
+        .map(|a| match &a.result {
+            AttemptResult::Response { body, .. } => body.clone(),
+            other => panic!("expected a response, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(bodies[0].as_bytes().len(), 64);
+    assert!(bodies[0].is_truncated());
+    assert_eq!(bodies[1].to_text(), "escrowKey [redacted] not valid");
+    assert!(!format!("{outcome:?}").contains(DEVICE_CODE));
+}
