@@ -1,1 +1,38 @@
-//! TODO: the code-store crate.
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod any;
+mod device;
+mod error;
+pub mod export;
+mod key;
+mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod record;
+mod row;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod store;
+#[cfg(feature = "test-support")]
+pub mod testing;
+mod timestamp;
+mod token;
+
+pub use any::{AnyStore, StoreLocation, open};
+pub use device::{DeviceIdentity, MAX_FIELD_LEN, MAX_UDID_LEN, Udid, check_field, check_serial};
+pub use error::StoreError;
+pub use key::{KEY_PREFIX, KeyError, KeyRing, Protection, StoreKey};
+pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresStore, redact_url};
+pub use record::{
+    AttemptOutcome, Change, CodeKind, DEVICE_CODE_WINDOW_DAYS, DeviceCode, DeviceRecord, Event,
+    Ignored, Outcome, ServerCode, StoredUnlockToken, UnlockAttempt,
+};
+pub use row::HistoryEntry;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+pub use store::{CodeStore, MissingDevice};
+pub use timestamp::Timestamp;
+pub use token::{MAX_UNLOCK_TOKEN_LEN, UnlockToken};

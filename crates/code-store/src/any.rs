@@ -1,0 +1,169 @@
+//! [`AnyStore`] and [`open`]: a backend chosen at run time from a URL.
+
+use std::path::PathBuf;
+
+use crate::{
+    MemoryStore, Outcome, Protection, StoreError, Udid,
+    row::{SealedEvent, SealedRecord, Transition},
+    store::{Filter, sealed::Backend},
+};
+
+/// Where a store lives, parsed from a URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreLocation {
+    /// `memory:`: nothing persists.
+    Memory,
+    /// `sqlite:PATH` (or `sqlite://PATH`, or a bare path).
+    #[cfg(feature = "sqlite")]
+    Sqlite(PathBuf),
+    /// `postgres://...` or `postgresql://...`.
+    #[cfg(feature = "postgres")]
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// Parses a store URL.
+    ///
+    /// # Errors
+    /// [`StoreError::Url`] for an unknown scheme, an empty path, or a backend this build lacks.
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        let error = |reason: &str| StoreError::Url {
+            url: redact(url),
+            reason: reason.to_owned(),
+        };
+        if url == "memory:" {
+            return Ok(Self::Memory);
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            #[cfg(feature = "postgres")]
+            return Ok(Self::Postgres(url.to_owned()));
+            #[cfg(not(feature = "postgres"))]
+            return Err(error("this build has no PostgreSQL backend"));
+        }
+        let path = match url.strip_prefix("sqlite:") {
+            Some(rest) => rest.strip_prefix("//").unwrap_or(rest),
+            None if url.contains("://") => {
+                return Err(error("expected memory:, sqlite:PATH or postgres://..."));
+            }
+            None => url,
+        };
+        if path.is_empty() {
+            return Err(error("the SQLite path is empty"));
+        }
+        #[cfg(feature = "sqlite")]
+        return Ok(Self::Sqlite(PathBuf::from(path)));
+        #[cfg(not(feature = "sqlite"))]
+        return Err(error("this build has no SQLite backend"));
+    }
+}
+
+fn redact(url: &str) -> String {
+    #[cfg(feature = "postgres")]
+    return crate::redact_url(url);
+    #[cfg(not(feature = "postgres"))]
+    return url.to_owned();
+}
+
+/// Opens the store at `url` (see [`StoreLocation::parse`]), running schema migrations.
+///
+/// # Errors
+/// [`StoreError::Url`] and the backend's opening errors.
+pub async fn open(url: &str, protection: Protection) -> Result<AnyStore, StoreError> {
+    Ok(match StoreLocation::parse(url)? {
+        StoreLocation::Memory => AnyStore::Memory(MemoryStore::new(protection)),
+        #[cfg(feature = "sqlite")]
+        StoreLocation::Sqlite(path) => {
+            AnyStore::Sqlite(crate::SqliteStore::open(path, protection).await?)
+        }
+        #[cfg(feature = "postgres")]
+        StoreLocation::Postgres(url) => {
+            AnyStore::Postgres(crate::PostgresStore::connect(&url, protection).await?)
+        }
+    })
+}
+
+/// One of the backends, chosen at run time; a [`crate::CodeStore`] like each of them.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AnyStore {
+    /// In memory.
+    Memory(MemoryStore),
+    /// A SQLite file.
+    #[cfg(feature = "sqlite")]
+    Sqlite(crate::SqliteStore),
+    /// A PostgreSQL database.
+    #[cfg(feature = "postgres")]
+    Postgres(crate::PostgresStore),
+}
+
+macro_rules! each {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            AnyStore::Memory($s) => $e,
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite($s) => $e,
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres($s) => $e,
+        }
+    };
+}
+
+impl Backend for AnyStore {
+    fn protection(&self) -> &Protection {
+        each!(self, s => s.protection())
+    }
+
+    async fn update<F>(&self, udid: &Udid, decide: F) -> Result<Outcome, StoreError>
+    where
+        F: FnOnce(Option<SealedRecord>) -> Result<Transition, StoreError> + Send + 'static,
+    {
+        each!(self, s => s.update(udid, decide).await)
+    }
+
+    async fn get(&self, udid: &Udid) -> Result<Option<SealedRecord>, StoreError> {
+        each!(self, s => s.get(udid).await)
+    }
+
+    async fn select(&self, filter: Filter) -> Result<Vec<SealedRecord>, StoreError> {
+        each!(self, s => s.select(filter).await)
+    }
+
+    async fn history_rows(&self, udid: &Udid) -> Result<Vec<SealedEvent>, StoreError> {
+        each!(self, s => s.history_rows(udid).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            StoreLocation::parse("memory:").unwrap(),
+            StoreLocation::Memory
+        );
+        assert_eq!(
+            StoreLocation::parse("sqlite:/tmp/a.db").unwrap(),
+            StoreLocation::Sqlite("/tmp/a.db".into())
+        );
+        assert_eq!(
+            StoreLocation::parse("sqlite:///tmp/a.db").unwrap(),
+            StoreLocation::Sqlite("/tmp/a.db".into())
+        );
+        assert_eq!(
+            StoreLocation::parse("rel/a.db").unwrap(),
+            StoreLocation::Sqlite("rel/a.db".into())
+        );
+        assert!(StoreLocation::parse("sqlite:").is_err());
+        let err = StoreLocation::parse("mysql://u:secret@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("secret"), "{err}");
+        assert!(matches!(
+            StoreLocation::parse("postgres://u@localhost/db").unwrap(),
+            StoreLocation::Postgres(_)
+        ));
+    }
+}

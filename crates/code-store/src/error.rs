@@ -1,0 +1,117 @@
+//! [`StoreError`]: why a store operation failed. Messages never contain a secret.
+
+/// Why a store operation failed.
+///
+/// The `Display` form names what failed and where (device, field, key id, migration version); it
+/// never contains a code, an escrow key, an unlock token or key material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A UDID, serial number or other identity field is not acceptable.
+    #[error("invalid {field}: {reason}")]
+    InvalidField {
+        /// Which field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A secret was about to be written but the store has no key and was not opened in cleartext
+    /// mode.
+    #[error(
+        "refusing to store the {field} of device {udid} without an encryption key \
+         (give --key-file / ALB_STORE_KEY, or open the store in cleartext mode)"
+    )]
+    KeyMissing {
+        /// The device.
+        udid: String,
+        /// The secret field.
+        field: &'static str,
+    },
+    /// A stored value is sealed under a key this store was not given.
+    #[error(
+        "the {field} of device {udid} is sealed under key id {key_id:?}, which was not given \
+         (wrong key file?)"
+    )]
+    UnknownKey {
+        /// The device.
+        udid: String,
+        /// The secret field.
+        field: &'static str,
+        /// The key id stored with the value.
+        key_id: String,
+    },
+    /// A stored value is sealed but the store was opened without any key.
+    #[error("the {field} of device {udid} is encrypted; a store key is needed to read it")]
+    KeyRequired {
+        /// The device.
+        udid: String,
+        /// The secret field.
+        field: &'static str,
+    },
+    /// A sealed value failed authentication: wrong key material for its key id, a value moved
+    /// from another device's row or field, or tampering.
+    #[error(
+        "the {field} of device {udid} failed authentication under key id {key_id:?} \
+         (wrong key, tampered value, or a value copied from another device)"
+    )]
+    Authentication {
+        /// The device.
+        udid: String,
+        /// The secret field.
+        field: &'static str,
+        /// The key id stored with the value.
+        key_id: String,
+    },
+    /// A stored value is malformed.
+    #[error("corrupt {field} for device {udid}: {reason}")]
+    Corrupt {
+        /// The device.
+        udid: String,
+        /// The field or column.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The operating system's random generator failed.
+    #[error("the operating system's random generator failed: {0}")]
+    Random(getrandom::Error),
+    /// The database schema is newer than this program understands.
+    #[error("the database schema is version {found}, newer than this program's {supported}")]
+    SchemaTooNew {
+        /// Version found in the database.
+        found: i64,
+        /// Newest version this program knows.
+        supported: i64,
+    },
+    /// A store URL is not understood.
+    #[error("invalid store URL {url:?}: {reason}")]
+    Url {
+        /// The URL, with any password removed.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// SQLite failed.
+    #[cfg(feature = "sqlite")]
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed.
+    #[cfg(feature = "postgres")]
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The PostgreSQL connection pool failed.
+    #[cfg(feature = "postgres")]
+    #[error("PostgreSQL connection pool: {0}")]
+    Pool(String),
+    /// Opening a file or directory failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// A blocking database task panicked or was cancelled.
+    #[error("database task failed: {0}")]
+    Task(String),
+}

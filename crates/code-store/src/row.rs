@@ -1,0 +1,417 @@
+//! The stored form of records and history events (plain columns plus sealed secrets), shared by
+//! every backend, and [`transition`]: decode, apply the rules, encode.
+
+use bypass_code::{BypassCode, EscrowKey};
+use zeroize::Zeroizing;
+
+use crate::{
+    AttemptOutcome, CodeKind, DeviceCode, DeviceIdentity, DeviceRecord, Event, Outcome, Protection,
+    ServerCode, StoreError, StoredUnlockToken, Timestamp, Udid, UnlockAttempt, UnlockToken,
+    record::Change,
+};
+
+pub(crate) const DEVICE_CODE: &str = "device_code";
+pub(crate) const SERVER_CODE: &str = "server_code";
+pub(crate) const UNLOCK_TOKEN: &str = "unlock_token";
+
+/// One row of the `devices` table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SealedRecord {
+    pub udid: String,
+    pub serial_number: Option<String>,
+    pub product_type: Option<String>,
+    pub imei: Option<String>,
+    pub imei2: Option<String>,
+    pub meid: Option<String>,
+    pub enrolled_at: Option<i64>,
+    pub device_code: Option<Vec<u8>>,
+    pub device_code_at: Option<i64>,
+    pub server_code: Option<Vec<u8>>,
+    pub server_code_at: Option<i64>,
+    pub unlock_token: Option<Vec<u8>>,
+    pub unlock_token_at: Option<i64>,
+    pub last_unlock_code: Option<String>,
+    pub last_unlock_outcome: Option<String>,
+    pub last_unlock_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The columns of `devices`, in [`SealedRecord`] field order.
+pub(crate) const RECORD_COLUMNS: [&str; 18] = [
+    "udid",
+    "serial_number",
+    "product_type",
+    "imei",
+    "imei2",
+    "meid",
+    "enrolled_at",
+    "device_code",
+    "device_code_at",
+    "server_code",
+    "server_code_at",
+    "unlock_token",
+    "unlock_token_at",
+    "last_unlock_code",
+    "last_unlock_outcome",
+    "last_unlock_at",
+    "created_at",
+    "updated_at",
+];
+
+/// `INSERT ... ON CONFLICT (udid) DO UPDATE` of a whole device row, with placeholders written by
+/// `placeholder(1..=18)` (`?1` for SQLite, `$1` for PostgreSQL).
+pub(crate) fn upsert_sql(placeholder: impl Fn(usize) -> String) -> String {
+    let columns = RECORD_COLUMNS.join(", ");
+    let values: Vec<String> = (1..=RECORD_COLUMNS.len()).map(placeholder).collect();
+    let updates: Vec<String> = RECORD_COLUMNS[1..]
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO devices ({columns}) VALUES ({}) ON CONFLICT (udid) DO UPDATE SET {}",
+        values.join(", "),
+        updates.join(", ")
+    )
+}
+
+/// `SELECT <every column> FROM devices`.
+pub(crate) fn select_sql() -> String {
+    format!("SELECT {} FROM devices", RECORD_COLUMNS.join(", "))
+}
+
+/// One row of the `history` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedEvent {
+    pub seq: i64,
+    pub udid: String,
+    pub at: i64,
+    pub event: String,
+    pub detail: Option<String>,
+    pub secret: Option<Vec<u8>>,
+}
+
+/// An entry of a device's append-only history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// Position in the store-wide history (increasing).
+    pub seq: i64,
+    /// When.
+    pub at: Timestamp,
+    /// What happened.
+    pub event: Event,
+}
+
+/// What a backend writes after one change, and what the change did.
+#[derive(Debug)]
+pub struct Transition {
+    /// The new row and the history rows to append; `None` when nothing changed.
+    pub write: Option<(SealedRecord, Vec<SealedEvent>)>,
+    pub outcome: Outcome,
+}
+
+/// Decodes `stored` (if any), applies `change` at `at`, and encodes the result: the only code
+/// path by which any backend changes a record.
+pub(crate) fn transition(
+    protection: &Protection,
+    udid: &Udid,
+    stored: Option<SealedRecord>,
+    change: Change,
+    at: Timestamp,
+) -> Result<Transition, StoreError> {
+    let created = stored.is_none();
+    let mut record = match &stored {
+        Some(row) => decode_record(protection, row)?,
+        None => DeviceRecord::new(udid.clone(), at),
+    };
+    let mut outcome = record.apply(change, at);
+    if !outcome.changed() {
+        return Ok(Transition {
+            write: None,
+            outcome,
+        });
+    }
+    if created {
+        outcome.events.insert(0, Event::Created);
+    }
+    let row = encode_record(protection, &record)?;
+    let events = outcome
+        .events
+        .iter()
+        .map(|event| encode_event(protection, udid, at, event))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Transition {
+        write: Some((row, events)),
+        outcome,
+    })
+}
+
+fn corrupt(udid: &str, field: &'static str, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        udid: udid.to_owned(),
+        field,
+        reason: reason.into(),
+    }
+}
+
+fn code_from(udid: &Udid, field: &'static str, bytes: &[u8]) -> Result<BypassCode, StoreError> {
+    let raw: [u8; 16] = bytes
+        .get(..16)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| corrupt(udid.as_str(), field, "short code"))?;
+    Ok(BypassCode::from_bytes(raw))
+}
+
+fn server_code_from(udid: &Udid, bytes: &[u8]) -> Result<(BypassCode, EscrowKey), StoreError> {
+    if bytes.len() != 48 {
+        return Err(corrupt(udid.as_str(), SERVER_CODE, "expected 48 bytes"));
+    }
+    let code = code_from(udid, SERVER_CODE, bytes)?;
+    let mut key = Zeroizing::new([0u8; 32]);
+    key.copy_from_slice(&bytes[16..]);
+    Ok((code, EscrowKey::from_bytes(*key)))
+}
+
+fn server_code_bytes(code: &BypassCode, key: &EscrowKey) -> Zeroizing<Vec<u8>> {
+    let mut plain = Zeroizing::new(Vec::with_capacity(48));
+    plain.extend_from_slice(code.as_bytes());
+    plain.extend_from_slice(key.as_bytes());
+    plain
+}
+
+fn time(udid: &str, field: &'static str, value: Option<i64>) -> Result<Timestamp, StoreError> {
+    value
+        .map(Timestamp::from_unix)
+        .ok_or_else(|| corrupt(udid, field, "value without its time"))
+}
+
+/// Decodes and opens one row.
+pub(crate) fn decode_record(
+    protection: &Protection,
+    row: &SealedRecord,
+) -> Result<DeviceRecord, StoreError> {
+    let udid = Udid::new(&row.udid)?;
+    let u = row.udid.as_str();
+    let device_code = match &row.device_code {
+        Some(sealed) => {
+            let plain = protection.open(&udid, DEVICE_CODE, sealed)?;
+            Some(DeviceCode {
+                code: code_from(&udid, DEVICE_CODE, &plain)?,
+                received_at: time(u, DEVICE_CODE, row.device_code_at)?,
+            })
+        }
+        None => None,
+    };
+    let server_code = match &row.server_code {
+        Some(sealed) => {
+            let plain = protection.open(&udid, SERVER_CODE, sealed)?;
+            let (code, escrow_key) = server_code_from(&udid, &plain)?;
+            Some(ServerCode {
+                code,
+                escrow_key,
+                created_at: time(u, SERVER_CODE, row.server_code_at)?,
+            })
+        }
+        None => None,
+    };
+    let unlock_token = match &row.unlock_token {
+        Some(sealed) => {
+            let plain = protection.open(&udid, UNLOCK_TOKEN, sealed)?;
+            Some(StoredUnlockToken {
+                token: UnlockToken::new(plain.to_vec())?,
+                received_at: time(u, UNLOCK_TOKEN, row.unlock_token_at)?,
+            })
+        }
+        None => None,
+    };
+    let last_unlock = match (
+        &row.last_unlock_code,
+        &row.last_unlock_outcome,
+        row.last_unlock_at,
+    ) {
+        (Some(code), Some(outcome), Some(at)) => Some(UnlockAttempt {
+            code: CodeKind::from_name(code)
+                .ok_or_else(|| corrupt(u, "last_unlock_code", "unknown code kind"))?,
+            outcome: AttemptOutcome::from_name(outcome)
+                .ok_or_else(|| corrupt(u, "last_unlock_outcome", "unknown outcome"))?,
+            at: Timestamp::from_unix(at),
+        }),
+        (None, None, None) => None,
+        _ => return Err(corrupt(u, "last_unlock", "incomplete")),
+    };
+    Ok(DeviceRecord {
+        udid,
+        identity: DeviceIdentity {
+            serial_number: row.serial_number.clone(),
+            product_type: row.product_type.clone(),
+            imei: row.imei.clone(),
+            imei2: row.imei2.clone(),
+            meid: row.meid.clone(),
+        },
+        enrolled_at: row.enrolled_at.map(Timestamp::from_unix),
+        device_code,
+        server_code,
+        unlock_token,
+        last_unlock,
+        created_at: Timestamp::from_unix(row.created_at),
+        updated_at: Timestamp::from_unix(row.updated_at),
+    })
+}
+
+/// Encodes and seals one record. Every secret is sealed afresh under a new nonce, so writing a
+/// record also moves it to the current key.
+fn encode_record(
+    protection: &Protection,
+    record: &DeviceRecord,
+) -> Result<SealedRecord, StoreError> {
+    let udid = &record.udid;
+    let device_code = record
+        .device_code
+        .as_ref()
+        .map(|c| protection.seal(udid, DEVICE_CODE, c.code.as_bytes()))
+        .transpose()?;
+    let server_code = record
+        .server_code
+        .as_ref()
+        .map(|c| {
+            protection.seal(
+                udid,
+                SERVER_CODE,
+                &server_code_bytes(&c.code, &c.escrow_key),
+            )
+        })
+        .transpose()?;
+    let unlock_token = record
+        .unlock_token
+        .as_ref()
+        .map(|t| protection.seal(udid, UNLOCK_TOKEN, t.token.as_bytes()))
+        .transpose()?;
+    Ok(SealedRecord {
+        udid: udid.to_string(),
+        serial_number: record.identity.serial_number.clone(),
+        product_type: record.identity.product_type.clone(),
+        imei: record.identity.imei.clone(),
+        imei2: record.identity.imei2.clone(),
+        meid: record.identity.meid.clone(),
+        enrolled_at: record.enrolled_at.map(Timestamp::unix),
+        device_code,
+        device_code_at: record.device_code.as_ref().map(|c| c.received_at.unix()),
+        server_code,
+        server_code_at: record.server_code.as_ref().map(|c| c.created_at.unix()),
+        unlock_token,
+        unlock_token_at: record.unlock_token.as_ref().map(|t| t.received_at.unix()),
+        last_unlock_code: record.last_unlock.map(|a| a.code.as_str().to_owned()),
+        last_unlock_outcome: record.last_unlock.map(|a| a.outcome.as_str().to_owned()),
+        last_unlock_at: record.last_unlock.map(|a| a.at.unix()),
+        created_at: record.created_at.unix(),
+        updated_at: record.updated_at.unix(),
+    })
+}
+
+fn encode_event(
+    protection: &Protection,
+    udid: &Udid,
+    at: Timestamp,
+    event: &Event,
+) -> Result<SealedEvent, StoreError> {
+    let (detail, secret) = match event {
+        Event::Created => (None, None),
+        Event::IdentityChanged { fields } => (Some(fields.join(",")), None),
+        Event::Enrolled { at } => (Some(at.unix().to_string()), None),
+        Event::DeviceCodeStored { code, replaced } => (
+            Some(replaced_text(*replaced)),
+            Some(protection.seal(udid, DEVICE_CODE, code.as_bytes())?),
+        ),
+        Event::ServerCodeStored {
+            code,
+            escrow_key,
+            replaced,
+        } => (
+            Some(replaced_text(*replaced)),
+            Some(protection.seal(udid, SERVER_CODE, &server_code_bytes(code, escrow_key))?),
+        ),
+        Event::UnlockTokenStored { token, replaced } => (
+            Some(replaced_text(*replaced)),
+            Some(protection.seal(udid, UNLOCK_TOKEN, token.as_bytes())?),
+        ),
+        Event::UnlockAttempted { code, outcome } => (
+            Some(format!("{}:{}", code.as_str(), outcome.as_str())),
+            None,
+        ),
+    };
+    Ok(SealedEvent {
+        seq: 0,
+        udid: udid.to_string(),
+        at: at.unix(),
+        event: event.name().to_owned(),
+        detail,
+        secret,
+    })
+}
+
+fn replaced_text(replaced: bool) -> String {
+    if replaced { "replaced" } else { "new" }.to_owned()
+}
+
+/// Decodes and opens one history row.
+pub(crate) fn decode_event(
+    protection: &Protection,
+    row: &SealedEvent,
+) -> Result<HistoryEntry, StoreError> {
+    let udid = Udid::new(&row.udid)?;
+    let u = row.udid.as_str();
+    let detail = row.detail.as_deref().unwrap_or("");
+    let replaced = detail == "replaced";
+    let secret = |field: &'static str| {
+        row.secret
+            .as_deref()
+            .ok_or_else(|| corrupt(u, "history", "missing value"))
+            .and_then(|s| protection.open(&udid, field, s))
+    };
+    let event = match row.event.as_str() {
+        "created" => Event::Created,
+        "identity" => Event::IdentityChanged {
+            fields: detail
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        },
+        "enrolled" => Event::Enrolled {
+            at: Timestamp::from_unix(
+                detail
+                    .parse()
+                    .map_err(|_| corrupt(u, "history", "bad enrolment time"))?,
+            ),
+        },
+        "device_code" => Event::DeviceCodeStored {
+            code: code_from(&udid, DEVICE_CODE, &secret(DEVICE_CODE)?)?,
+            replaced,
+        },
+        "server_code" => {
+            let (code, escrow_key) = server_code_from(&udid, &secret(SERVER_CODE)?)?;
+            Event::ServerCodeStored {
+                code,
+                escrow_key,
+                replaced,
+            }
+        }
+        "unlock_token" => Event::UnlockTokenStored {
+            token: UnlockToken::new(secret(UNLOCK_TOKEN)?.to_vec())?,
+            replaced,
+        },
+        "unlock_attempt" => {
+            let (code, outcome) = detail
+                .split_once(':')
+                .and_then(|(c, o)| Some((CodeKind::from_name(c)?, AttemptOutcome::from_name(o)?)))
+                .ok_or_else(|| corrupt(u, "history", "bad unlock attempt"))?;
+            Event::UnlockAttempted { code, outcome }
+        }
+        other => return Err(corrupt(u, "history", format!("unknown event {other:?}"))),
+    };
+    Ok(HistoryEntry {
+        seq: row.seq,
+        at: Timestamp::from_unix(row.at),
+        event,
+    })
+}

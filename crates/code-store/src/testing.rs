@@ -1,0 +1,239 @@
+//! Test support (feature `test-support`): [`TempPostgres`], a throw-away PostgreSQL cluster.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use code_store::{PostgresStore, Protection, testing::TempPostgres};
+//!
+//! let server = TempPostgres::start()?; // initdb + pg_ctl start on a free loopback port
+//! let url = server.create_database("conformance").await?;
+//! let store = PostgresStore::connect(&url, Protection::Cleartext).await?;
+//! # drop(store);
+//! # Ok(()) }
+//! // Dropping `server` stops the cluster and removes its directory.
+//! ```
+
+use std::{
+    net::TcpListener,
+    os::unix::fs::MetadataExt,
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+use tempfile::TempDir;
+
+/// The environment variable that lets PostgreSQL tests be skipped (`ALB_SKIP_POSTGRES=1`).
+pub const SKIP_VARIABLE: &str = "ALB_SKIP_POSTGRES";
+
+/// Why the throw-away cluster could not be started.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start a throw-away PostgreSQL server: {0}")]
+pub struct TempPostgresError(String);
+
+/// Whether the caller asked to skip PostgreSQL tests (`ALB_SKIP_POSTGRES=1`).
+#[must_use]
+pub fn skip_requested() -> bool {
+    std::env::var(SKIP_VARIABLE).is_ok_and(|v| v == "1")
+}
+
+/// A PostgreSQL cluster in a temporary directory, listening on `127.0.0.1` on a free port,
+/// trusting local connections as user `postgres`. Stopped and removed on drop.
+#[derive(Debug)]
+pub struct TempPostgres {
+    dir: TempDir,
+    bin: PathBuf,
+    port: u16,
+    as_postgres_user: bool,
+}
+
+static DATABASES: AtomicU32 = AtomicU32::new(0);
+
+impl TempPostgres {
+    /// Runs `initdb` and `pg_ctl start`. As root, both run as the `postgres` OS user (initdb
+    /// refuses root), through `runuser`.
+    ///
+    /// # Errors
+    /// [`TempPostgresError`] saying which step failed and how (missing binaries included).
+    pub fn start() -> Result<Self, TempPostgresError> {
+        let bin = find_binaries()?;
+        let as_postgres_user = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+        let dir = tempfile::Builder::new()
+            .prefix("alb-pg-")
+            .tempdir()
+            .map_err(|e| TempPostgresError(format!("temporary directory: {e}")))?;
+        if as_postgres_user {
+            run(
+                Command::new("chown").arg("postgres:").arg(dir.path()),
+                "chown postgres",
+            )?;
+        }
+        let data = dir.path().join("data");
+        let mut server = Self {
+            dir,
+            bin,
+            port: 0,
+            as_postgres_user,
+        };
+        run(
+            server.command("initdb").arg("-D").arg(&data).args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ]),
+            "initdb",
+        )?;
+        let mut last_error = None;
+        for _ in 0..5 {
+            server.port = free_port()?;
+            let options = format!(
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+                server.port,
+                server.dir.path().display()
+            );
+            let log = server.dir.path().join("log");
+            match run(
+                server
+                    .command("pg_ctl")
+                    .arg("-D")
+                    .arg(&data)
+                    .args(["-o", &options, "-l"])
+                    .arg(&log)
+                    .args(["-w", "start"]),
+                "pg_ctl start",
+            ) {
+                Ok(_) => return Ok(server),
+                Err(e) => {
+                    let log = std::fs::read_to_string(&log).unwrap_or_default();
+                    last_error = Some(TempPostgresError(format!("{}; server log: {log}", e.0)));
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| TempPostgresError("pg_ctl start failed".into())))
+    }
+
+    /// The port the server listens on (on `127.0.0.1`).
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The URL of `database` on this server.
+    #[must_use]
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Creates a fresh database named `<prefix>_<n>` and returns its URL.
+    ///
+    /// # Errors
+    /// When connecting or `CREATE DATABASE` fails.
+    pub async fn create_database(&self, prefix: &str) -> Result<String, crate::StoreError> {
+        let n = DATABASES.fetch_add(1, Ordering::Relaxed);
+        let name: String = format!("{prefix}_{n}")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let (client, connection) =
+            tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls).await?;
+        let task = tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await?;
+        drop(client);
+        let _ = task.await;
+        Ok(self.url(&name))
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        if self.as_postgres_user {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
+        } else {
+            Command::new(path)
+        }
+    }
+}
+
+impl Drop for TempPostgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
+
+fn run(command: &mut Command, step: &str) -> Result<Output, TempPostgresError> {
+    let output = command.output().map_err(|e| {
+        TempPostgresError(format!(
+            "{step}: cannot run {:?}: {e}",
+            command.get_program()
+        ))
+    })?;
+    if output.status.success() {
+        Ok(output)
+    } else {
+        Err(TempPostgresError(format!(
+            "{step} failed ({}): {}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )))
+    }
+}
+
+fn free_port() -> Result<u16, TempPostgresError> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| TempPostgresError(format!("no free loopback port: {e}")))
+}
+
+/// `$PG_BIN`, else the newest `/usr/lib/postgresql/<version>/bin`, else the directory of
+/// `initdb` on `$PATH`.
+fn find_binaries() -> Result<PathBuf, TempPostgresError> {
+    if let Some(dir) = std::env::var_os("PG_BIN") {
+        return Ok(PathBuf::from(dir));
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").is_file().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    if let Some((_, bin)) = versions.pop() {
+        return Ok(bin);
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .find(|dir| Path::new(dir).join("initdb").is_file())
+        .ok_or_else(|| {
+            TempPostgresError(
+                "the PostgreSQL server binaries (initdb, pg_ctl) were not found in $PG_BIN, \
+                 /usr/lib/postgresql/*/bin or $PATH; install the `postgresql` package \
+                 (apt-get install postgresql), or set ALB_SKIP_POSTGRES=1 to skip these tests"
+                    .to_owned(),
+            )
+        })
+}

@@ -1,0 +1,76 @@
+//! [`Timestamp`]: a UTC instant with one-second resolution.
+
+use core::fmt;
+
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+use crate::StoreError;
+
+/// A UTC instant, stored as whole seconds since the Unix epoch, shown in RFC 3339.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The current time.
+    #[must_use]
+    pub fn now() -> Self {
+        Self(OffsetDateTime::now_utc().unix_timestamp())
+    }
+
+    /// The instant `seconds` after the Unix epoch.
+    #[must_use]
+    pub const fn from_unix(seconds: i64) -> Self {
+        Self(seconds)
+    }
+
+    /// Seconds since the Unix epoch.
+    #[must_use]
+    pub const fn unix(self) -> i64 {
+        self.0
+    }
+
+    /// This instant plus `days` days (saturating).
+    #[must_use]
+    pub const fn plus_days(self, days: i64) -> Self {
+        Self(self.0.saturating_add(days.saturating_mul(86_400)))
+    }
+
+    /// Parses RFC 3339 (`2026-11-23T11:00:00Z`).
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidField`] when `text` is not RFC 3339.
+    pub fn parse(field: &'static str, text: &str) -> Result<Self, StoreError> {
+        OffsetDateTime::parse(text, &Rfc3339)
+            .map(|t| Self(t.unix_timestamp()))
+            .map_err(|e| StoreError::InvalidField {
+                field,
+                reason: format!("not an RFC 3339 time: {e}"),
+            })
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match OffsetDateTime::from_unix_timestamp(self.0)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+        {
+            Some(text) => f.write_str(&text),
+            None => write!(f, "@{}", self.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let t = Timestamp::from_unix(1_795_000_000);
+        let text = t.to_string();
+        assert_eq!(Timestamp::parse("t", &text).unwrap(), t);
+        assert!(Timestamp::parse("t", "yesterday").is_err());
+        assert_eq!(t.plus_days(15).unix() - t.unix(), 15 * 86_400);
+    }
+}
