@@ -5,7 +5,8 @@
 //! `escrow_key <path-name>: <ms> ms/key, <ratio>x floor` (per key: the batch benchmarks declare
 //! their number of keys as the throughput).
 
-use std::{hint::black_box, thread};
+use core::hint::black_box;
+use std::thread;
 
 use bypass_code::{BypassCode, EscrowKey, kdf};
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
@@ -45,7 +46,7 @@ fn batches(group: &mut Group<'_>) {
         b.iter(|| kdf::escrow_keys(black_box(&one_core), &mut keys));
     });
 
-    let cores = thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let cores = thread::available_parallelism().map_or(1, core::num::NonZero::get);
     let all_cores = codes(kdf::LANES * cores);
     let mut keys = vec![EscrowKey::from_bytes([0; 32]); all_cores.len()];
     group.throughput(Throughput::Elements(all_cores.len() as u64));

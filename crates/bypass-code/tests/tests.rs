@@ -1,5 +1,6 @@
 //! Integration tests of `bypass-code` (one test binary: each file is a module).
 
+mod kdf;
 mod proptests;
 mod serde;
 mod vectors;
