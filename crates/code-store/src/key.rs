@@ -9,8 +9,8 @@
 //! Stored layout: `0x00 || plaintext` (cleartext mode) or
 //! `0x01 || id length || key id || nonce (24) || ciphertext || tag (16)`.
 
+use alloc::sync::Arc;
 use core::{fmt, str::FromStr};
-use std::sync::Arc;
 
 use chacha20poly1305::{
     KeyInit, XChaCha20Poly1305, XNonce,

@@ -1,9 +1,7 @@
 //! [`MemoryStore`]: the in-memory backend (tests, embedding, dry runs).
 
-use std::{
-    collections::BTreeMap,
-    sync::{Mutex, MutexGuard},
-};
+use alloc::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
 
 use crate::{
     Outcome, Protection, StoreError, Udid,

@@ -5,10 +5,11 @@
 //! IMMEDIATE` transaction (the write lock is taken before the row is read), so writers in other
 //! tasks or other processes cannot interleave between the read and the write.
 
+use alloc::sync::Arc;
+use core::time::Duration;
 use std::{
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
-    time::Duration,
+    sync::Mutex,
 };
 
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, TransactionBehavior, params};

@@ -17,8 +17,9 @@ use std::{
     os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
     process::{Command, Output},
-    sync::atomic::{AtomicU32, Ordering},
 };
+
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use tempfile::TempDir;
 

@@ -1,0 +1,251 @@
+//! The conformance suite on each backend, and what only a real database file can show.
+
+use std::path::PathBuf;
+
+use code_store::{
+    Change, CodeStore, MemoryStore, PostgresStore, Protection, SqliteStore, StoreError, Timestamp,
+    UnlockToken,
+    testing::{self, TempPostgres},
+};
+use tempfile::TempDir;
+
+use crate::conformance::{self, Backend, code, encrypted, udid};
+
+struct Memory;
+
+impl Backend for Memory {
+    type Store = MemoryStore;
+    async fn fresh(&mut self, protection: Protection) -> MemoryStore {
+        MemoryStore::new(protection)
+    }
+    async fn reopen(&mut self, _protection: Protection) -> MemoryStore {
+        unreachable!("memory stores cannot be reopened")
+    }
+}
+
+struct Sqlite {
+    dir: TempDir,
+    n: u32,
+}
+
+impl Sqlite {
+    fn path(&self) -> PathBuf {
+        self.dir.path().join(format!("store-{}.sqlite3", self.n))
+    }
+}
+
+impl Backend for Sqlite {
+    type Store = SqliteStore;
+    async fn fresh(&mut self, protection: Protection) -> SqliteStore {
+        self.n += 1;
+        SqliteStore::open(self.path(), protection).await.unwrap()
+    }
+    async fn reopen(&mut self, protection: Protection) -> SqliteStore {
+        SqliteStore::open(self.path(), protection).await.unwrap()
+    }
+}
+
+struct Postgres {
+    server: TempPostgres,
+    url: String,
+}
+
+impl Backend for Postgres {
+    type Store = PostgresStore;
+    async fn fresh(&mut self, protection: Protection) -> PostgresStore {
+        self.url = self.server.create_database("conformance").await.unwrap();
+        PostgresStore::connect(&self.url, protection).await.unwrap()
+    }
+    async fn reopen(&mut self, protection: Protection) -> PostgresStore {
+        PostgresStore::connect(&self.url, protection).await.unwrap()
+    }
+}
+
+/// The PostgreSQL server for a test, or `None` when `ALB_SKIP_POSTGRES=1`. Missing binaries
+/// fail the test.
+fn postgres() -> Option<TempPostgres> {
+    if testing::skip_requested() {
+        eprintln!("ALB_SKIP_POSTGRES=1: skipping a PostgreSQL test");
+        return None;
+    }
+    Some(TempPostgres::start().unwrap_or_else(|e| panic!("{e}")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_conformance() {
+    // Every check but key rotation, which needs a reopen.
+    conformance::suite_memory(&mut Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_conformance() {
+    let mut b = Sqlite {
+        dir: tempfile::tempdir().unwrap(),
+        n: 0,
+    };
+    conformance::suite(&mut b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_conformance() {
+    let Some(server) = postgres() else { return };
+    let mut b = Postgres {
+        server,
+        url: String::new(),
+    };
+    conformance::suite(&mut b).await;
+}
+
+#[tokio::test]
+async fn sqlite_file_has_no_secret_in_clear_and_rows_are_bound_to_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite3");
+    let store = SqliteStore::open(&path, encrypted("k1", 1)).await.unwrap();
+    let (a, b) = (udid("CLEAR-A"), udid("CLEAR-B"));
+    let token = UnlockToken::new(b"TOKEN-PLAINTEXT-MARKER".to_vec()).unwrap();
+    let server = code(0x42);
+    let escrow_key = server.escrow_key();
+    let t = Timestamp::now();
+    store
+        .apply(&a, Change::DeviceCode(Some(code(0x41))), t)
+        .await
+        .unwrap();
+    store
+        .apply(&a, Change::UnlockToken(Some(token)), t)
+        .await
+        .unwrap();
+    store
+        .apply(
+            &a,
+            Change::ServerCode {
+                code: server.clone(),
+                escrow_key: escrow_key.clone(),
+            },
+            t,
+        )
+        .await
+        .unwrap();
+    store
+        .apply(&b, Change::DeviceCode(Some(code(0x43))), t)
+        .await
+        .unwrap();
+    drop(store);
+
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend(std::fs::read(dir.path().join("s.sqlite3-wal")).unwrap_or_default());
+    let needles: Vec<Vec<u8>> = vec![
+        code(0x41).to_string().into_bytes(),
+        code(0x41).as_bytes().to_vec(),
+        server.to_string().into_bytes(),
+        server.as_bytes().to_vec(),
+        escrow_key.as_bytes().to_vec(),
+        escrow_key.to_string().into_bytes(),
+        b"TOKEN-PLAINTEXT-MARKER".to_vec(),
+    ];
+    for needle in needles {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle.as_slice()),
+            "a secret is in clear"
+        );
+    }
+
+    // Copy A's sealed device code into B's row: B's record must refuse it.
+    let db = rusqlite::Connection::open(&path).unwrap();
+    db.execute(
+        "UPDATE devices SET device_code = (SELECT device_code FROM devices WHERE udid = 'CLEAR-A') \
+         WHERE udid = 'CLEAR-B'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let store = SqliteStore::open(&path, encrypted("k1", 1)).await.unwrap();
+    let err = store.record(&b).await.unwrap_err();
+    assert!(matches!(err, StoreError::Authentication { .. }), "{err}");
+    assert!(err.to_string().contains("CLEAR-B"));
+    assert!(store.record(&a).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn sqlite_history_is_append_only_and_schema_is_versioned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.sqlite3");
+    let store = SqliteStore::open(&path, Protection::Cleartext)
+        .await
+        .unwrap();
+    store
+        .apply(
+            &udid("H"),
+            Change::DeviceCode(Some(code(1))),
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    drop(store);
+    let db = rusqlite::Connection::open(&path).unwrap();
+    assert!(db.execute("DELETE FROM history", []).is_err());
+    assert!(db.execute("UPDATE history SET event = 'x'", []).is_err());
+    let version: i64 = db
+        .query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(version, SqliteStore::schema_version());
+    // A newer schema than this program knows is refused, not misread.
+    db.execute("INSERT INTO schema_migrations VALUES (999, 0)", [])
+        .unwrap();
+    drop(db);
+    let err = SqliteStore::open(&path, Protection::Cleartext)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found: 999, .. }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn postgres_rows_are_bound_to_devices_and_hold_no_secret_in_clear() {
+    let Some(server) = postgres() else { return };
+    let url = server.create_database("binding").await.unwrap();
+    let store = PostgresStore::connect(&url, encrypted("k1", 1))
+        .await
+        .unwrap();
+    let (a, b) = (udid("PG-A"), udid("PG-B"));
+    let t = Timestamp::now();
+    store
+        .apply(&a, Change::DeviceCode(Some(code(0x51))), t)
+        .await
+        .unwrap();
+    store
+        .apply(&b, Change::DeviceCode(Some(code(0x52))), t)
+        .await
+        .unwrap();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let stored: Vec<u8> = client
+        .query_one("SELECT device_code FROM devices WHERE udid = 'PG-A'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let raw = code(0x51);
+    assert!(!stored.windows(16).any(|w| w == raw.as_bytes()));
+    client
+        .execute(
+            "UPDATE devices SET device_code = $1 WHERE udid = 'PG-B'",
+            &[&stored],
+        )
+        .await
+        .unwrap();
+    let err = store.record(&b).await.unwrap_err();
+    assert!(matches!(err, StoreError::Authentication { .. }), "{err}");
+    assert!(client.execute("DELETE FROM history", &[]).await.is_err());
+    // Two servers opening the same database at once migrate it once.
+    let (x, y) = tokio::join!(
+        PostgresStore::connect(&url, Protection::Cleartext),
+        PostgresStore::connect(&url, Protection::Cleartext)
+    );
+    x.unwrap();
+    y.unwrap();
+}

@@ -1,0 +1,615 @@
+//! One conformance suite, run against every backend by `backends.rs`.
+
+use std::{collections::HashMap, future::Future, sync::Arc};
+
+use bypass_code::BypassCode;
+use code_store::{
+    AttemptOutcome, Change, CodeKind, CodeStore, DeviceIdentity, Event, Ignored, KeyRing,
+    Protection, StoreError, StoreKey, Timestamp, Udid, UnlockToken, export::RecordJson,
+};
+
+pub(crate) fn code(byte: u8) -> BypassCode {
+    BypassCode::from_bytes([byte; 16])
+}
+
+pub(crate) fn udid(s: &str) -> Udid {
+    Udid::new(s).unwrap()
+}
+
+pub(crate) fn key(id: &str, byte: u8) -> StoreKey {
+    StoreKey::new(id, [byte; 32]).unwrap()
+}
+
+pub(crate) fn encrypted(id: &str, byte: u8) -> Protection {
+    Protection::encrypted(KeyRing::new(key(id, byte)))
+}
+
+const T0: i64 = 1_795_000_000;
+
+fn at(offset: i64) -> Timestamp {
+    Timestamp::from_unix(T0 + offset)
+}
+
+/// Opens stores of one backend. Every call to `fresh` gives an empty store; `reopen` opens the
+/// store last made by `fresh` again with another protection (same data).
+pub(crate) trait Backend {
+    type Store: CodeStore + 'static;
+    fn fresh(&mut self, protection: Protection) -> impl Future<Output = Self::Store>;
+    fn reopen(&mut self, protection: Protection) -> impl Future<Output = Self::Store>;
+}
+
+/// Runs every check against `backend`.
+pub(crate) async fn suite<B: Backend>(backend: &mut B) {
+    retention_rule(&backend.fresh(encrypted("k1", 1)).await).await;
+    unlock_token_rule(&backend.fresh(encrypted("k1", 1)).await).await;
+    server_code_and_lookup(&backend.fresh(encrypted("k1", 1)).await).await;
+    missing_window(&backend.fresh(encrypted("k1", 1)).await).await;
+    failed_unlocks(&backend.fresh(encrypted("k1", 1)).await).await;
+    let target = backend.fresh(encrypted("k9", 9)).await;
+    export_import(&backend.fresh(encrypted("k1", 1)).await, &target).await;
+    keys(backend).await;
+    concurrency(Arc::new(backend.fresh(encrypted("k1", 1)).await)).await;
+}
+
+/// The suite for a backend that cannot be reopened (memory): everything but the key checks.
+pub(crate) async fn suite_memory<B: Backend>(backend: &mut B) {
+    retention_rule(&backend.fresh(encrypted("k1", 1)).await).await;
+    unlock_token_rule(&backend.fresh(encrypted("k1", 1)).await).await;
+    server_code_and_lookup(&backend.fresh(encrypted("k1", 1)).await).await;
+    missing_window(&backend.fresh(encrypted("k1", 1)).await).await;
+    failed_unlocks(&backend.fresh(encrypted("k1", 1)).await).await;
+    let target = backend.fresh(encrypted("k9", 9)).await;
+    export_import(&backend.fresh(encrypted("k1", 1)).await, &target).await;
+    concurrency(Arc::new(backend.fresh(encrypted("k1", 1)).await)).await;
+}
+
+async fn retention_rule(store: &impl CodeStore) {
+    let d = udid("DEV-RET");
+    assert!(store.record(&d).await.unwrap().is_none());
+    // An empty response for an unknown device stores nothing.
+    let o = store
+        .apply(&d, Change::DeviceCode(None), at(0))
+        .await
+        .unwrap();
+    assert!(!o.changed());
+    assert!(store.record(&d).await.unwrap().is_none());
+
+    let o = store
+        .apply(&d, Change::DeviceCode(Some(code(1))), at(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        o.events,
+        vec![
+            Event::Created,
+            Event::DeviceCodeStored {
+                code: code(1),
+                replaced: false
+            }
+        ]
+    );
+    let o = store
+        .apply(&d, Change::DeviceCode(None), at(2))
+        .await
+        .unwrap();
+    assert_eq!(o.ignored, vec![Ignored::EmptyDeviceCode]);
+    let o = store
+        .apply(&d, Change::DeviceCode(Some(code(1))), at(3))
+        .await
+        .unwrap();
+    assert_eq!(o.ignored, vec![Ignored::SameDeviceCode]);
+    let r = store.record(&d).await.unwrap().unwrap();
+    assert_eq!(r.device_code.as_ref().unwrap().code, code(1));
+    assert_eq!(r.device_code.as_ref().unwrap().received_at, at(1));
+
+    let o = store
+        .apply(&d, Change::DeviceCode(Some(code(2))), at(4))
+        .await
+        .unwrap();
+    assert_eq!(
+        o.events,
+        vec![Event::DeviceCodeStored {
+            code: code(2),
+            replaced: true
+        }]
+    );
+    let r = store.record(&d).await.unwrap().unwrap();
+    assert_eq!(r.device_code.unwrap().code, code(2));
+    assert_eq!(r.created_at, at(1));
+    assert_eq!(r.updated_at, at(4));
+
+    let h = store.history(&d).await.unwrap();
+    let events: Vec<_> = h.iter().map(|e| e.event.clone()).collect();
+    assert_eq!(
+        events,
+        vec![
+            Event::Created,
+            Event::DeviceCodeStored {
+                code: code(1),
+                replaced: false
+            },
+            Event::DeviceCodeStored {
+                code: code(2),
+                replaced: true
+            },
+        ]
+    );
+    assert!(h.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(h[2].at, at(4));
+}
+
+async fn unlock_token_rule(store: &impl CodeStore) {
+    let d = udid("DEV-TOKEN");
+    let token = |b: u8| UnlockToken::new(vec![b; 32]).unwrap();
+    assert!(
+        store
+            .apply(&d, Change::UnlockToken(Some(token(1))), at(0))
+            .await
+            .unwrap()
+            .changed()
+    );
+    for change in [
+        Change::UnlockToken(None),
+        Change::UnlockToken(Some(token(1))),
+    ] {
+        assert!(!store.apply(&d, change, at(1)).await.unwrap().changed());
+    }
+    assert!(
+        store
+            .apply(&d, Change::UnlockToken(Some(token(2))), at(2))
+            .await
+            .unwrap()
+            .changed()
+    );
+    let r = store.record(&d).await.unwrap().unwrap();
+    assert_eq!(r.unlock_token.as_ref().unwrap().token, token(2));
+    assert_eq!(r.unlock_token.unwrap().received_at, at(2));
+    assert_eq!(store.history(&d).await.unwrap().len(), 3);
+}
+
+async fn server_code_and_lookup(store: &impl CodeStore) {
+    let d = udid("DEV-SRV");
+    let server = code(7);
+    let escrow_key = server.escrow_key();
+    let identity = DeviceIdentity {
+        serial_number: Some("C02SERIAL1".into()),
+        product_type: Some("iPhone14,2".into()),
+        imei: Some("35 000000 000000 1".into()),
+        imei2: Some("35 000000 000000 2".into()),
+        meid: Some("35000000000000".into()),
+    };
+    store
+        .apply(&d, Change::Identity(identity.clone()), at(0))
+        .await
+        .unwrap();
+    let o = store
+        .apply(
+            &d,
+            Change::ServerCode {
+                code: server.clone(),
+                escrow_key: escrow_key.clone(),
+            },
+            at(1),
+        )
+        .await
+        .unwrap();
+    assert!(o.changed());
+    // A partial identity update never erases known fields.
+    let partial = DeviceIdentity {
+        product_type: Some("iPhone15,3".into()),
+        ..Default::default()
+    };
+    let o = store
+        .apply(&d, Change::Identity(partial), at(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        o.events,
+        vec![Event::IdentityChanged {
+            fields: vec!["product_type".into()]
+        }]
+    );
+
+    let found = store.find("C02SERIAL1").await.unwrap();
+    assert_eq!(found.len(), 1);
+    let r = &found[0];
+    assert_eq!(r.udid, d);
+    assert_eq!(r.identity.imei2, identity.imei2);
+    assert_eq!(r.identity.product_type.as_deref(), Some("iPhone15,3"));
+    let s = r.server_code.as_ref().unwrap();
+    assert_eq!(s.code, server);
+    assert_eq!(s.escrow_key, escrow_key);
+    assert_eq!(s.created_at, at(1));
+    assert_eq!(store.find("DEV-SRV").await.unwrap().len(), 1);
+    assert!(store.find("NOPE").await.unwrap().is_empty());
+    // A second server code replaces the first; both stay in the history.
+    let newer = code(8);
+    store
+        .apply(
+            &d,
+            Change::ServerCode {
+                escrow_key: newer.escrow_key(),
+                code: newer.clone(),
+            },
+            at(3),
+        )
+        .await
+        .unwrap();
+    let codes: Vec<_> = store
+        .history(&d)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.event {
+            Event::ServerCodeStored { code, .. } => Some(code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(codes, vec![server, newer]);
+    // A device known only by serial number gets a placeholder key.
+    let placeholder = Udid::for_serial("DEPONLY1").unwrap();
+    store
+        .apply(
+            &placeholder,
+            Change::Identity(DeviceIdentity {
+                serial_number: Some("DEPONLY1".into()),
+                ..Default::default()
+            }),
+            at(4),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.find("DEPONLY1").await.unwrap()[0].udid, placeholder);
+}
+
+async fn missing_window(store: &impl CodeStore) {
+    let now = at(10 * 86_400);
+    for (name, enrolled) in [
+        ("M-OLD", Some(0)),
+        ("M-NEW", Some(9 * 86_400)),
+        ("M-UNKNOWN", None),
+    ] {
+        let d = udid(name);
+        store
+            .apply(
+                &d,
+                Change::Identity(DeviceIdentity {
+                    serial_number: Some(name.replace('-', "")),
+                    ..Default::default()
+                }),
+                at(0),
+            )
+            .await
+            .unwrap();
+        if let Some(t) = enrolled {
+            store
+                .apply(&d, Change::Enrolled { at: at(t) }, at(t))
+                .await
+                .unwrap();
+        }
+    }
+    let d = udid("M-HAS");
+    store
+        .apply(&d, Change::Enrolled { at: at(0) }, at(0))
+        .await
+        .unwrap();
+    store
+        .apply(&d, Change::DeviceCode(Some(code(3))), at(1))
+        .await
+        .unwrap();
+
+    let missing = store.missing(now).await.unwrap();
+    let summary: Vec<_> = missing
+        .iter()
+        .map(|m| (m.record.udid.to_string(), m.days_left))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("M-OLD".to_owned(), Some(5)),
+            ("M-NEW".to_owned(), Some(14)),
+            ("M-UNKNOWN".to_owned(), None),
+        ]
+    );
+    assert_eq!(missing[0].deadline, Some(at(15 * 86_400)));
+    // Past the window the days left are negative.
+    assert_eq!(
+        store.missing(at(20 * 86_400)).await.unwrap()[0].days_left,
+        Some(-5)
+    );
+}
+
+async fn failed_unlocks(store: &impl CodeStore) {
+    let attempt = |code, outcome| Change::UnlockAttempt { code, outcome };
+    let (a, b, c) = (udid("F-A"), udid("F-B"), udid("F-C"));
+    store
+        .apply(
+            &a,
+            attempt(CodeKind::Device, AttemptOutcome::Rejected),
+            at(0),
+        )
+        .await
+        .unwrap();
+    store
+        .apply(
+            &a,
+            attempt(CodeKind::Server, AttemptOutcome::Unlocked),
+            at(1),
+        )
+        .await
+        .unwrap();
+    store
+        .apply(
+            &b,
+            attempt(CodeKind::Server, AttemptOutcome::Rejected),
+            at(0),
+        )
+        .await
+        .unwrap();
+    store
+        .apply(&b, attempt(CodeKind::Device, AttemptOutcome::Failed), at(1))
+        .await
+        .unwrap();
+    store
+        .apply(&c, Change::DeviceCode(Some(code(5))), at(0))
+        .await
+        .unwrap();
+    let failed = store.failed_unlocks().await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].udid, b);
+    let last = failed[0].last_unlock.unwrap();
+    assert_eq!(
+        (last.code, last.outcome, last.at),
+        (CodeKind::Device, AttemptOutcome::Failed, at(1))
+    );
+    let attempts = store
+        .history(&a)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e.event, Event::UnlockAttempted { .. }))
+        .count();
+    assert_eq!(attempts, 2);
+}
+
+async fn export_import(source: &impl CodeStore, target: &impl CodeStore) {
+    let d = udid("EXP-1");
+    let server = code(11);
+    source
+        .apply(&d, Change::Enrolled { at: at(0) }, at(0))
+        .await
+        .unwrap();
+    source
+        .apply(&d, Change::DeviceCode(Some(code(10))), at(1))
+        .await
+        .unwrap();
+    source
+        .apply(
+            &d,
+            Change::ServerCode {
+                escrow_key: server.escrow_key(),
+                code: server,
+            },
+            at(2),
+        )
+        .await
+        .unwrap();
+    source
+        .apply(
+            &d,
+            Change::UnlockToken(Some(UnlockToken::new(vec![9; 40]).unwrap())),
+            at(3),
+        )
+        .await
+        .unwrap();
+    source
+        .apply(
+            &d,
+            Change::UnlockAttempt {
+                code: CodeKind::Device,
+                outcome: AttemptOutcome::Rejected,
+            },
+            at(4),
+        )
+        .await
+        .unwrap();
+    source
+        .apply(&udid("EXP-2"), Change::Enrolled { at: at(5) }, at(5))
+        .await
+        .unwrap();
+
+    let records = source.records().await.unwrap();
+    assert_eq!(records.len(), 2);
+    for record in &records {
+        let line = RecordJson::from_record(record, true).to_line();
+        let back = RecordJson::from_line(&line).unwrap().into_record().unwrap();
+        assert!(
+            target
+                .apply(&back.udid.clone(), Change::Restore(Box::new(back)), at(100))
+                .await
+                .unwrap()
+                .changed()
+        );
+    }
+    let imported = target.records().await.unwrap();
+    assert_eq!(imported.len(), 2);
+    for (a, b) in records.iter().zip(&imported) {
+        assert_eq!(a.udid, b.udid);
+        assert_eq!(a.device_code, b.device_code);
+        assert_eq!(a.server_code, b.server_code);
+        assert_eq!(a.unlock_token, b.unlock_token);
+        assert_eq!(a.last_unlock, b.last_unlock);
+        assert_eq!(a.enrolled_at, b.enrolled_at);
+        assert_eq!(a.created_at, b.created_at);
+    }
+    // Importing the same export again changes nothing.
+    for record in records {
+        let o = target
+            .apply(
+                &record.udid.clone(),
+                Change::Restore(Box::new(record)),
+                at(200),
+            )
+            .await
+            .unwrap();
+        assert!(!o.changed(), "{o:?}");
+    }
+}
+
+async fn keys<B: Backend>(backend: &mut B) {
+    let d = udid("KEYS-1");
+    {
+        let store = backend.fresh(Protection::NoKey).await;
+        let err = store
+            .apply(&d, Change::DeviceCode(Some(code(1))), at(0))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::KeyMissing { .. }), "{err}");
+        assert!(
+            store.record(&d).await.unwrap().is_none(),
+            "a refused write leaves nothing"
+        );
+        // Non-secret changes need no key.
+        store
+            .apply(&d, Change::Enrolled { at: at(0) }, at(0))
+            .await
+            .unwrap();
+    }
+    let store = backend.reopen(encrypted("old", 1)).await;
+    store
+        .apply(&d, Change::DeviceCode(Some(code(1))), at(1))
+        .await
+        .unwrap();
+    drop(store);
+
+    let no_key = backend.reopen(Protection::NoKey).await;
+    let err = no_key.record(&d).await.unwrap_err();
+    assert!(matches!(err, StoreError::KeyRequired { .. }), "{err}");
+    let wrong_id = backend.reopen(encrypted("other", 1)).await;
+    let err = wrong_id.record(&d).await.unwrap_err();
+    assert!(matches!(err, StoreError::UnknownKey { .. }), "{err}");
+    assert!(err.to_string().contains("\"old\""), "{err}");
+    let wrong_material = backend.reopen(encrypted("old", 2)).await;
+    let err = wrong_material.record(&d).await.unwrap_err();
+    assert!(matches!(err, StoreError::Authentication { .. }), "{err}");
+    // Nor can a wrong key overwrite anything.
+    assert!(
+        wrong_material
+            .apply(&d, Change::DeviceCode(Some(code(2))), at(2))
+            .await
+            .is_err()
+    );
+
+    // Rotation: the new key is current, the old one still reads; a write re-seals under the new.
+    let ring = KeyRing::new(key("new", 3))
+        .with_older(key("old", 1))
+        .unwrap();
+    let rotated = backend.reopen(Protection::encrypted(ring)).await;
+    assert_eq!(
+        rotated
+            .record(&d)
+            .await
+            .unwrap()
+            .unwrap()
+            .device_code
+            .unwrap()
+            .code,
+        code(1)
+    );
+    rotated
+        .apply(&d, Change::DeviceCode(Some(code(4))), at(3))
+        .await
+        .unwrap();
+    let only_new = backend.reopen(encrypted("new", 3)).await;
+    assert_eq!(
+        only_new
+            .record(&d)
+            .await
+            .unwrap()
+            .unwrap()
+            .device_code
+            .unwrap()
+            .code,
+        code(4)
+    );
+    // The old code, in the history, still needs the old key.
+    assert!(only_new.history(&d).await.is_err());
+}
+
+/// Many tasks write different, equal and empty codes and tokens for the same devices at once.
+async fn concurrency<S: CodeStore + 'static>(store: Arc<S>) {
+    const DEVICES: usize = 3;
+    const TASKS: usize = 48;
+    const WRITES: usize = 6;
+    let mut handles = Vec::new();
+    for task in 0..TASKS {
+        let store = Arc::clone(&store);
+        handles.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for write in 0..WRITES {
+                let device = udid(&format!("CONC-{}", (task + write) % DEVICES));
+                // Values from a small set, so equal values race; every fourth write is empty.
+                let pick = (task * 7 + write * 3) % 4;
+                let value = (pick != 3).then(|| u8::try_from(pick).unwrap() + 1);
+                let change = if write % 2 == 0 {
+                    Change::DeviceCode(value.map(code))
+                } else {
+                    Change::UnlockToken(value.map(|v| UnlockToken::new(vec![v; 8]).unwrap()))
+                };
+                let outcome = store.apply(&device, change, at(0)).await.unwrap();
+                seen.push((device, outcome));
+            }
+            seen
+        }));
+    }
+    let mut reported: HashMap<Udid, Vec<Event>> = HashMap::new();
+    for handle in handles {
+        for (device, outcome) in handle.await.unwrap() {
+            reported.entry(device).or_default().extend(outcome.events);
+        }
+    }
+    for n in 0..DEVICES {
+        let device = udid(&format!("CONC-{n}"));
+        let history: Vec<Event> = store
+            .history(&device)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
+        // Exactly the events the writers were told about: none lost, none invented.
+        let mut told = reported.remove(&device).unwrap_or_default();
+        assert_eq!(history.len(), told.len());
+        for event in &history {
+            let i = told
+                .iter()
+                .position(|e| e == event)
+                .expect("history event reported");
+            told.swap_remove(i);
+        }
+        assert_eq!(history.iter().filter(|e| **e == Event::Created).count(), 1);
+        // The rule: each stored code differs from the one before; the first replaces nothing.
+        let codes: Vec<_> = history
+            .iter()
+            .filter_map(|e| match e {
+                Event::DeviceCodeStored { code, replaced } => Some((code.clone(), *replaced)),
+                _ => None,
+            })
+            .collect();
+        assert!(!codes.is_empty());
+        assert!(!codes[0].1 && codes[1..].iter().all(|c| c.1));
+        assert!(codes.windows(2).all(|w| w[0].0 != w[1].0));
+        let tokens: Vec<_> = history
+            .iter()
+            .filter_map(|e| match e {
+                Event::UnlockTokenStored { token, .. } => Some(token.clone()),
+                _ => None,
+            })
+            .collect();
+        assert!(tokens.windows(2).all(|w| w[0] != w[1]));
+        // The final state is the last stored value.
+        let record = store.record(&device).await.unwrap().unwrap();
+        assert_eq!(record.device_code.unwrap().code, codes.last().unwrap().0);
+        assert_eq!(&record.unlock_token.unwrap().token, tokens.last().unwrap());
+    }
+}

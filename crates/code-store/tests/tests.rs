@@ -1,0 +1,13 @@
+//! Integration tests of `code-store` (one binary): the conformance suite run against every
+//! backend, and backend-specific encryption-at-rest checks.
+
+// Helpers shared by the test modules are test code too.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc
+)]
+
+mod backends;
+mod conformance;
