@@ -27,6 +27,9 @@ pub enum Error {
     /// The operating system's random generator failed.
     #[error("the operating system's random generator failed: {0}")]
     Random(bypass_code::getrandom::Error),
+    /// An MDM property list or command (`alb parse`, `alb command`).
+    #[error(transparent)]
+    Protocol(#[from] crate::ProtocolError),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Io(#[from] io::Error),

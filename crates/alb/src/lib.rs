@@ -17,7 +17,11 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod protocol_report;
 mod report;
 
 pub use error::Error;
+pub use protocol_report::{
+    MessageReport, ProtocolError, encode_command, plist_to_json, read_message,
+};
 pub use report::{CodeReport, parse_raw_hex};

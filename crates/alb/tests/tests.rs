@@ -1,3 +1,4 @@
 //! Integration tests of the `alb` binary and library (one test binary: each file is a module).
 
 mod codes;
+mod protocol;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod codes;
+mod protocol;
 
 /// Make, read and check Apple Activation Lock bypass codes.
 #[derive(Debug, Parser)]
@@ -21,11 +22,15 @@ pub enum Command {
     /// Codes and escrow keys (`bypass-code`).
     #[command(flatten)]
     Codes(codes::Command),
+    /// MDM commands, responses and check-in messages (`mdm-protocol`).
+    #[command(flatten)]
+    Protocol(protocol::Command),
 }
 
 /// Runs a parsed command line; `Ok` carries the exit status of a command that ran to completion.
 pub fn run(cli: Cli) -> Result<ExitCode, alb::Error> {
     match cli.command {
         Command::Codes(command) => codes::run(command),
+        Command::Protocol(command) => protocol::run(command),
     }
 }

@@ -1,0 +1,270 @@
+//! `alb command | parse`: MDM commands and the device's property lists (`mdm-protocol`).
+
+use std::{
+    fs::File,
+    io::{self, Write},
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use alb::{Error, MessageReport, ProtocolError, encode_command, read_message};
+use clap::Subcommand;
+use mdm_protocol::{
+    CertificateList, ClearPasscode, Command as MdmCommand, CommandRequest, DeviceInformation,
+    Limits, Password, RequestType, SetFirmwarePassword, UnlockToken, UnlockUserAccount,
+    VerifyFirmwarePassword,
+};
+use zeroize::Zeroizing;
+
+/// Subcommands about MDM property lists.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print an MDM command's property list (XML, or binary with `--binary`).
+    #[command(name = "command")]
+    MdmCommand {
+        /// The request type, e.g. `ActivationLockBypassCode`, `ClearPasscode`, `DeviceInformation`.
+        request_type: String,
+        /// The `CommandUUID` (a fresh random UUID when absent).
+        #[arg(long)]
+        uuid: Option<String>,
+        /// Write a binary property list (`bplist00`) instead of XML.
+        #[arg(long)]
+        binary: bool,
+        /// `ClearPasscode`: file holding the device's unlock token (raw bytes, as received).
+        #[arg(long, value_name = "FILE")]
+        unlock_token_file: Option<PathBuf>,
+        /// `DeviceInformation`: keys to query (default: what an Activation Lock unlock needs).
+        #[arg(long = "query", value_name = "KEY", num_args = 1..)]
+        queries: Vec<String>,
+        /// `CertificateList`: only certificates MDM installed.
+        #[arg(long)]
+        managed_only: bool,
+        /// `UnlockUserAccount`: the local account's short name.
+        #[arg(long)]
+        user_name: Option<String>,
+        /// `VerifyFirmwarePassword` / `SetFirmwarePassword`: file holding the (new) password.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// `SetFirmwarePassword`: file holding the current password.
+        #[arg(long, value_name = "FILE")]
+        current_password_file: Option<PathBuf>,
+        /// `SetFirmwarePassword`: allow option ROMs.
+        #[arg(long)]
+        allow_oroms: bool,
+    },
+    /// Read MDM property lists (XML or binary) and print what each one is.
+    Parse {
+        /// Files to read; `-` (the default) is standard input.
+        #[arg(value_name = "FILE|-")]
+        inputs: Vec<String>,
+        /// One JSON object per input.
+        #[arg(long)]
+        json: bool,
+        /// Print secret values (bypass codes, unlock tokens, passwords) instead of `<redacted>`.
+        #[arg(long)]
+        reveal: bool,
+        /// Largest accepted input in bytes.
+        #[arg(long, default_value_t = Limits::DEFAULT.max_bytes)]
+        max_bytes: usize,
+    },
+}
+
+/// Runs `alb command` or `alb parse`.
+pub fn run(command: Command) -> Result<ExitCode, Error> {
+    match command {
+        Command::MdmCommand {
+            request_type,
+            uuid,
+            binary,
+            unlock_token_file,
+            queries,
+            managed_only,
+            user_name,
+            password_file,
+            current_password_file,
+            allow_oroms,
+        } => {
+            let options = CommandOptions {
+                unlock_token_file,
+                queries,
+                managed_only,
+                user_name,
+                password_file,
+                current_password_file,
+                allow_oroms,
+            };
+            let request = build_request(&request_type, options)?;
+            let command = match uuid {
+                Some(uuid) => MdmCommand::with_uuid(uuid, request),
+                None => MdmCommand::new(request),
+            };
+            let bytes = Zeroizing::new(encode_command(&command, binary)?);
+            let mut out = io::stdout().lock();
+            out.write_all(&bytes)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Parse {
+            inputs,
+            json,
+            reveal,
+            max_bytes,
+        } => parse(inputs, json, reveal, max_bytes),
+    }
+}
+
+struct CommandOptions {
+    unlock_token_file: Option<PathBuf>,
+    queries: Vec<String>,
+    managed_only: bool,
+    user_name: Option<String>,
+    password_file: Option<PathBuf>,
+    current_password_file: Option<PathBuf>,
+    allow_oroms: bool,
+}
+
+fn usage(message: String) -> Error {
+    Error::Protocol(ProtocolError::Command(message))
+}
+
+fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
+    std::fs::read(path).map(Zeroizing::new).map_err(|error| {
+        usage(format!(
+            "cannot read {what} file {}: {error}",
+            path.display()
+        ))
+    })
+}
+
+/// A password file's first line (without its line ending).
+fn read_password(path: &Path) -> Result<Password, Error> {
+    let bytes = read_secret_file(path, "password")?;
+    let text = core::str::from_utf8(&bytes)
+        .map_err(|_| usage(format!("password file {} is not UTF-8", path.display())))?;
+    Ok(Password::from(text.lines().next().unwrap_or("")))
+}
+
+fn build_request(request_type: &str, o: CommandOptions) -> Result<CommandRequest, Error> {
+    let known: RequestType = request_type.parse().map_err(|_| {
+        let names: Vec<&str> = RequestType::ALL.iter().map(|t| t.as_str()).collect();
+        usage(format!(
+            "unknown request type {request_type:?}; known: {}",
+            names.join(", ")
+        ))
+    })?;
+    Ok(match known {
+        RequestType::ActivationLockBypassCode => CommandRequest::ActivationLockBypassCode,
+        RequestType::ClearActivationLockBypassCode => CommandRequest::ClearActivationLockBypassCode,
+        RequestType::SecurityInfo => CommandRequest::SecurityInfo,
+        RequestType::ClearRestrictionsPassword => CommandRequest::ClearRestrictionsPassword,
+        RequestType::ClearPasscode => {
+            let path = o
+                .unlock_token_file
+                .ok_or_else(|| usage("ClearPasscode needs --unlock-token-file FILE".into()))?;
+            let token = read_secret_file(&path, "unlock token")?;
+            if token.is_empty() {
+                return Err(usage(format!(
+                    "unlock token file {} is empty",
+                    path.display()
+                )));
+            }
+            CommandRequest::ClearPasscode(ClearPasscode {
+                unlock_token: UnlockToken::new(token.to_vec()),
+            })
+        }
+        RequestType::DeviceInformation => {
+            CommandRequest::DeviceInformation(if o.queries.is_empty() {
+                DeviceInformation::for_unlock()
+            } else {
+                DeviceInformation {
+                    queries: o.queries,
+                    device_attestation_nonce: None,
+                }
+            })
+        }
+        RequestType::CertificateList => CommandRequest::CertificateList(CertificateList {
+            managed_only: o.managed_only.then_some(true),
+        }),
+        RequestType::UnlockUserAccount => CommandRequest::UnlockUserAccount(UnlockUserAccount {
+            user_name: o
+                .user_name
+                .ok_or_else(|| usage("UnlockUserAccount needs --user-name NAME".into()))?,
+        }),
+        RequestType::VerifyFirmwarePassword => {
+            let path = o
+                .password_file
+                .ok_or_else(|| usage("VerifyFirmwarePassword needs --password-file FILE".into()))?;
+            CommandRequest::VerifyFirmwarePassword(VerifyFirmwarePassword {
+                password: read_password(&path)?,
+            })
+        }
+        RequestType::SetFirmwarePassword => {
+            let path = o
+                .password_file
+                .ok_or_else(|| usage("SetFirmwarePassword needs --password-file FILE".into()))?;
+            CommandRequest::SetFirmwarePassword(SetFirmwarePassword {
+                current_password: o
+                    .current_password_file
+                    .as_deref()
+                    .map(read_password)
+                    .transpose()?,
+                new_password: read_password(&path)?,
+                allow_oroms: o.allow_oroms.then_some(true),
+            })
+        }
+        RequestType::RotateFileVaultKey | RequestType::SetAutoAdminPassword => {
+            return Err(usage(format!(
+                "{known} carries keys and certificates `alb command` does not take; build it with \
+                 the mdm-protocol library"
+            )));
+        }
+    })
+}
+
+fn parse(
+    inputs: Vec<String>,
+    json: bool,
+    reveal: bool,
+    max_bytes: usize,
+) -> Result<ExitCode, Error> {
+    let limits = Limits {
+        max_bytes,
+        ..Limits::DEFAULT
+    };
+    let inputs = if inputs.is_empty() {
+        vec!["-".to_owned()]
+    } else {
+        inputs
+    };
+    let mut failures = 0usize;
+    let stdout = io::stdout();
+    for name in &inputs {
+        let read = if name == "-" {
+            read_message(name, io::stdin().lock(), &limits)
+        } else {
+            match File::open(name) {
+                Ok(file) => read_message(name, file, &limits),
+                Err(error) => Err(ProtocolError::Read {
+                    source_name: name.clone(),
+                    error,
+                }),
+            }
+        };
+        match read {
+            Ok((message, format)) => {
+                let mut out = stdout.lock();
+                MessageReport::new(name, format, &message, reveal).write(&mut out, json)?;
+                out.flush()?;
+            }
+            Err(error) => {
+                failures += 1;
+                eprintln!("alb: {error}");
+            }
+        }
+    }
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
