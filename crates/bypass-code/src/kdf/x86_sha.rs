@@ -34,15 +34,15 @@
 
 #[cfg(target_arch = "x86")]
 use core::arch::x86::{
-    __m128i, _mm_add_epi32, _mm_alignr_epi8, _mm_extract_epi32, _mm_set_epi32, _mm_setzero_si128,
+    __m128i, _mm_add_epi32, _mm_extract_epi32, _mm_set_epi32, _mm_setzero_si128,
     _mm_sha256msg1_epu32, _mm_sha256msg2_epu32, _mm_sha256rnds2_epu32, _mm_shuffle_epi32,
-    _mm_unpackhi_epi64, _mm_unpacklo_epi64, _mm_xor_si128,
+    _mm_slli_si128, _mm_srli_si128, _mm_unpackhi_epi64, _mm_unpacklo_epi64, _mm_xor_si128,
 };
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::{
-    __m128i, _mm_add_epi32, _mm_alignr_epi8, _mm_extract_epi32, _mm_set_epi32, _mm_setzero_si128,
+    __m128i, _mm_add_epi32, _mm_extract_epi32, _mm_set_epi32, _mm_setzero_si128,
     _mm_sha256msg1_epu32, _mm_sha256msg2_epu32, _mm_sha256rnds2_epu32, _mm_shuffle_epi32,
-    _mm_unpackhi_epi64, _mm_unpacklo_epi64, _mm_xor_si128,
+    _mm_slli_si128, _mm_srli_si128, _mm_unpackhi_epi64, _mm_unpacklo_epi64, _mm_xor_si128,
 };
 
 use zeroize::Zeroize;
@@ -192,11 +192,25 @@ macro_rules! four_rounds {
 
 /// Message words `4g..4g+4` from the four groups before them:
 /// `W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16]`.
+///
+/// The usual form is `msg2(msg1(w16, w12) + alignr(w4, w8), w4)`. Its `W[t-7]` vector takes its
+/// last lane from `w4`, the group just computed, which puts a shift and an addition before
+/// `msg2` on the recurrence from group to group. That recurrence then ran slower than the rounds
+/// it feeds (the schedule depends on the digest, so it cannot run ahead across blocks here). Lane 3
+/// of `msg2`'s first operand only ever enters lane 3 of its result, linearly, so that term is
+/// added after `msg2` instead: the recurrence is `msg2` plus one addition.
 #[inline]
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 fn schedule(w16: __m128i, w12: __m128i, w8: __m128i, w4: __m128i) -> __m128i {
-    let partial = _mm_add_epi32(_mm_sha256msg1_epu32(w16, w12), _mm_alignr_epi8::<4>(w4, w8));
-    _mm_sha256msg2_epu32(partial, w4)
+    let early = _mm_add_epi32(_mm_sha256msg1_epu32(w16, w12), _mm_srli_si128::<4>(w8));
+    late_lane(_mm_sha256msg2_epu32(early, w4), w4)
+}
+
+/// Adds lane 0 of `w4` (`W[t-7]` of the group's last word) to lane 3 of `partial`.
+#[inline]
+#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+fn late_lane(partial: __m128i, w4: __m128i) -> __m128i {
+    _mm_add_epi32(partial, _mm_slli_si128::<12>(w4))
 }
 
 /// Compresses, for every chain `j`, the block `m0[j] || m1[j] || padding` (a digest of a
@@ -232,8 +246,8 @@ macro_rules! compress_digest_block {
         }
         four_rounds!($abef, $cdgh, j => _mm_add_epi32(w1[j], k(5)));
         for j in 0..N {
-            let partial = _mm_add_epi32($c.msg1_23, _mm_alignr_epi8::<4>(w1[j], w0[j]));
-            w2[j] = _mm_sha256msg2_epu32(partial, w1[j]);
+            let early = _mm_add_epi32($c.msg1_23, _mm_srli_si128::<4>(w0[j]));
+            w2[j] = late_lane(_mm_sha256msg2_epu32(early, w1[j]), w1[j]);
         }
         four_rounds!($abef, $cdgh, j => _mm_add_epi32(w2[j], k(6)));
         for j in 0..N {
