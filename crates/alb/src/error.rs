@@ -30,6 +30,9 @@ pub enum Error {
     /// An MDM property list or command (`alb parse`, `alb command`).
     #[error(transparent)]
     Protocol(#[from] crate::ProtocolError),
+    /// `alb unlock` could not try to unlock (identity, options, configuration).
+    #[error("{0}")]
+    Unlock(#[from] crate::unlock::UnlockError),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Io(#[from] io::Error),

@@ -19,6 +19,7 @@
 mod error;
 mod protocol_report;
 mod report;
+pub mod unlock;
 
 pub use error::Error;
 pub use protocol_report::{

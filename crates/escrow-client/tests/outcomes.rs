@@ -323,3 +323,62 @@ async fn bodies_are_bounded_and_echoed_codes_redacted() {
     assert_eq!(bodies[1].to_text(), "escrowKey [redacted] not valid");
     assert!(!format!("{outcome:?}").contains(DEVICE_CODE));
 }
+
+/// A `tracing` writer that keeps everything in memory.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_name_codes_by_source_only() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let pki = TestPki::new();
+    let echo = format!("bad {DEVICE_CODE}");
+    let server = RecordingServer::start(
+        &pki,
+        [
+            Reply::with_body(404, echo),
+            Reply::Reset,
+            Reply::status(200),
+        ],
+    )
+    .await
+    .unwrap();
+    let client = client(&pki, fast_config(&pki, &server));
+    let (device, server_side) = (device_code(), server_code());
+    let outcome = client
+        .unlock_with_fallback(
+            &request(),
+            &[
+                (CodeSource::Device, &device),
+                (CodeSource::Server, &server_side),
+            ],
+        )
+        .await;
+    assert!(outcome.is_unlocked());
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("device code"), "{logs}");
+    assert!(logs.contains("server code"), "{logs}");
+    assert!(!logs.contains(DEVICE_CODE), "{logs}");
+    assert!(!logs.contains(&server_side.to_string()), "{logs}");
+    assert!(!logs.contains(&pki.client.key_pem.lines().nth(1).unwrap().to_owned()));
+}

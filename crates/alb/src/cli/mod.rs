@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod codes;
 mod protocol;
+mod unlock;
 
 /// Make, read and check Apple Activation Lock bypass codes.
 #[derive(Debug, Parser)]
@@ -25,6 +26,9 @@ pub enum Command {
     /// MDM commands, responses and check-in messages (`mdm-protocol`).
     #[command(flatten)]
     Protocol(protocol::Command),
+    /// Removing Activation Lock (`escrow-client`).
+    #[command(flatten)]
+    Unlock(unlock::Command),
 }
 
 /// Runs a parsed command line; `Ok` carries the exit status of a command that ran to completion.
@@ -32,5 +36,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, alb::Error> {
     match cli.command {
         Command::Codes(command) => codes::run(command),
         Command::Protocol(command) => protocol::run(command),
+        Command::Unlock(command) => unlock::run(command),
     }
 }

@@ -1,0 +1,352 @@
+//! Removing Activation Lock: the operator's workflow around [`escrow_client`].
+//!
+//! The order is the rule this module owns: the device's own code first, then the code the
+//! server created, moving on only when Apple answers `404`; every attempt reported. Everything
+//! about the request itself (its shape, how a status maps to an outcome) lives in
+//! `escrow-client`.
+
+use core::time::Duration;
+use std::{
+    io::{self, Write},
+    path::{Path, PathBuf},
+};
+
+use bypass_code::BypassCode;
+use escrow_client::{
+    AttemptResult, CodeSource, ConfigError, EscrowClient, EscrowConfig, Identity, IdentityError,
+    RequestError, RetryPolicy, TrustRoots, UnlockOutcome, UnlockRequest, Verdict,
+};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+/// Why `alb unlock` could not try to unlock at all (a refused unlock is an [`UnlockOutcome`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnlockError {
+    /// The client identity could not be loaded.
+    #[error("identity {path}: {source}")]
+    Identity {
+        /// The file given.
+        path: PathBuf,
+        /// Why.
+        source: IdentityError,
+    },
+    /// A PKCS#12 identity needs a password, read from an environment variable.
+    #[error(
+        "identity {path} is PKCS#12: name the environment variable holding its password with --identity-password-env"
+    )]
+    PasswordNeeded {
+        /// The file given.
+        path: PathBuf,
+    },
+    /// The environment variable named for the password is not set (or not UTF-8).
+    #[error("environment variable {var} (the PKCS#12 password) is not set or not UTF-8")]
+    PasswordVariable {
+        /// Its name.
+        var: String,
+    },
+    /// The client configuration is not usable (endpoint, CA file, settings).
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// The device or requester fields are not valid.
+    #[error("invalid request: {0}")]
+    Request(#[from] RequestError),
+    /// A code given on the command line is not valid (the code is not repeated).
+    #[error("code #{index}: {source}")]
+    Code {
+        /// Its position among the codes given, from 1.
+        index: usize,
+        /// What is wrong.
+        source: bypass_code::CodeError,
+    },
+    /// Neither the options nor a store give the device's serial and product type.
+    #[error("no device to unlock: give --serial and --product-type")]
+    NoDevice,
+    /// Neither the options nor a store give a code to try.
+    #[error("no code to try: give --code (device code first)")]
+    NoCodes,
+    /// A time limit given is not a positive number of seconds.
+    #[error("{option}: expected a positive number of seconds")]
+    Duration {
+        /// The option.
+        option: &'static str,
+    },
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(io::Error),
+}
+
+/// Loads the MDM server's APNs identity from a file: PEM (certificate and key), or PKCS#12
+/// whose password is read from the environment variable `password_env` (never from the
+/// command line, where other users could see it).
+///
+/// # Errors
+/// The file cannot be read or parsed, the password variable is missing, or the key does not
+/// match the certificate.
+pub fn load_identity(path: &Path, password_env: Option<&str>) -> Result<Identity, UnlockError> {
+    let identity_error = |source| UnlockError::Identity {
+        path: path.to_owned(),
+        source,
+    };
+    let bytes = Zeroizing::new(std::fs::read(path).map_err(|source| {
+        identity_error(IdentityError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    })?);
+    let looks_like_pem = bytes
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take(10)
+        .eq(b"-----BEGIN".iter());
+    let blank = bytes.iter().all(u8::is_ascii_whitespace);
+    if looks_like_pem || blank {
+        return Identity::from_pem(&bytes).map_err(identity_error);
+    }
+    let var = password_env.ok_or_else(|| UnlockError::PasswordNeeded {
+        path: path.to_owned(),
+    })?;
+    let password =
+        Zeroizing::new(
+            std::env::var(var).map_err(|_| UnlockError::PasswordVariable {
+                var: var.to_owned(),
+            })?,
+        );
+    Identity::from_pkcs12(&bytes, &password).map_err(identity_error)
+}
+
+/// Parses codes given by the operator, in order, labelled `code #1`, `code #2`...
+///
+/// # Errors
+/// The first code that is not a canonical bypass code (by position, never by value).
+pub fn parse_codes(
+    codes: &[impl AsRef<str>],
+) -> Result<Vec<(CodeSource, BypassCode)>, UnlockError> {
+    codes
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let code = text
+                .as_ref()
+                .trim()
+                .parse::<BypassCode>()
+                .map_err(|source| UnlockError::Code {
+                    index: i + 1,
+                    source,
+                })?;
+            let label = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            Ok((CodeSource::Supplied(label), code))
+        })
+        .collect()
+}
+
+/// How to reach the service: the command line's view of [`EscrowConfig`].
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// The endpoint (default: Apple's).
+    pub endpoint: Option<String>,
+    /// A CA file to trust instead of the public roots (tests, proxies).
+    pub ca_file: Option<PathBuf>,
+    /// Per-exchange time limit.
+    pub attempt_timeout: Duration,
+    /// Overall time limit.
+    pub deadline: Duration,
+    /// Tries per code.
+    pub max_tries: u32,
+}
+
+impl ClientSettings {
+    /// The client configuration; an `http://` endpoint is refused here.
+    ///
+    /// # Errors
+    /// A bad endpoint, an unreadable or empty CA file, or an invalid setting.
+    pub fn config(&self) -> Result<EscrowConfig, UnlockError> {
+        let mut config = EscrowConfig {
+            attempt_timeout: self.attempt_timeout,
+            deadline: self.deadline,
+            retry: RetryPolicy {
+                max_tries: self.max_tries,
+                ..RetryPolicy::default()
+            },
+            ..EscrowConfig::default()
+        };
+        if let Some(endpoint) = &self.endpoint {
+            config.endpoint = endpoint.parse()?;
+        }
+        if let Some(ca_file) = &self.ca_file {
+            config.roots = TrustRoots::from_pem_file(ca_file)?;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Tries the codes in order over one client; see [`EscrowClient::unlock_with_fallback`].
+pub async fn unlock_device(
+    client: &EscrowClient,
+    request: &UnlockRequest,
+    codes: &[(CodeSource, BypassCode)],
+) -> UnlockOutcome {
+    let borrowed: Vec<(CodeSource, &BypassCode)> =
+        codes.iter().map(|(source, code)| (*source, code)).collect();
+    client.unlock_with_fallback(request, &borrowed).await
+}
+
+/// A short, stable name for a code's source in JSON: `device`, `server`, `supplied-N`.
+#[must_use]
+pub fn source_name(source: CodeSource) -> String {
+    match source {
+        CodeSource::Device => "device".to_owned(),
+        CodeSource::Server => "server".to_owned(),
+        CodeSource::Supplied(n) => format!("supplied-{n}"),
+        other => other.to_string(),
+    }
+}
+
+/// What `alb unlock` prints about an outcome: one line per attempt and the verdict, or one
+/// JSON object. Codes are named by source, never printed.
+#[derive(Debug, Serialize)]
+pub struct UnlockReport {
+    unlocked: bool,
+    /// The code that worked, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<String>,
+    verdict: String,
+    attempts: Vec<AttemptLine>,
+}
+
+#[derive(Debug, Serialize)]
+struct AttemptLine {
+    code: String,
+    #[serde(rename = "try")]
+    try_number: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    result: String,
+    duration_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    #[serde(skip_serializing_if = "core::ops::Not::not")]
+    body_truncated: bool,
+    #[serde(skip)]
+    label: String,
+}
+
+impl UnlockReport {
+    /// The report of an outcome.
+    #[must_use]
+    pub fn new(outcome: &UnlockOutcome) -> Self {
+        let code = match outcome.verdict {
+            Verdict::Unlocked { code } => Some(source_name(code)),
+            _ => None,
+        };
+        let attempts = outcome
+            .attempts
+            .iter()
+            .map(|attempt| {
+                let (body, body_truncated) = match &attempt.result {
+                    AttemptResult::Response { body, .. } if !body.is_empty() => {
+                        (Some(body.to_text()), body.is_truncated())
+                    }
+                    _ => (None, false),
+                };
+                AttemptLine {
+                    code: source_name(attempt.code),
+                    try_number: attempt.try_number,
+                    status: attempt.result.status(),
+                    result: attempt.result.to_string(),
+                    duration_ms: u64::try_from(attempt.duration.as_millis()).unwrap_or(u64::MAX),
+                    body,
+                    body_truncated,
+                    label: attempt.code.to_string(),
+                }
+            })
+            .collect();
+        Self {
+            unlocked: outcome.is_unlocked(),
+            code,
+            verdict: outcome.verdict.to_string(),
+            attempts,
+        }
+    }
+
+    /// Whether Activation Lock was removed.
+    #[must_use]
+    pub const fn unlocked(&self) -> bool {
+        self.unlocked
+    }
+
+    /// The verdict, as one line of text.
+    #[must_use]
+    pub fn verdict(&self) -> &str {
+        &self.verdict
+    }
+
+    /// Writes the report: one JSON object on one line, or one line per attempt and the verdict.
+    ///
+    /// # Errors
+    /// When writing fails.
+    pub fn write(&self, out: &mut impl Write, json: bool) -> io::Result<()> {
+        if json {
+            let line = serde_json::to_string(self).map_err(io::Error::from)?;
+            return writeln!(out, "{line}");
+        }
+        for attempt in &self.attempts {
+            write!(
+                out,
+                "{} (try {}): {} in {} ms",
+                attempt.label, attempt.try_number, attempt.result, attempt.duration_ms
+            )?;
+            match &attempt.body {
+                Some(body) => writeln!(out, ": {body}")?,
+                None => writeln!(out)?,
+            }
+        }
+        writeln!(out, "{}", self.verdict)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_parsed_in_order_and_errors_do_not_repeat_them() {
+        let codes = parse_codes(&[
+            "A8QK7-GFG21-6RHT-V0U9-756P-L7E3",
+            " A8QK7-GFG21-6RHT-V0U9-756P-L7E3 ",
+        ])
+        .unwrap();
+        assert_eq!(codes[0].0, CodeSource::Supplied(1));
+        assert_eq!(codes[1].0, CodeSource::Supplied(2));
+        let error = parse_codes(&[
+            "A8QK7-GFG21-6RHT-V0U9-756P-L7E3",
+            "A8QK7-GFB21-6RHT-V0U9-756P-L7E3",
+        ])
+        .unwrap_err();
+        assert!(matches!(error, UnlockError::Code { index: 2, .. }));
+        assert!(!error.to_string().contains("A8QK7"));
+    }
+
+    #[test]
+    fn http_endpoints_are_refused_by_the_settings() {
+        let settings = ClientSettings {
+            endpoint: Some("http://127.0.0.1:9/escrowKeyUnlock".to_owned()),
+            ca_file: None,
+            attempt_timeout: Duration::from_secs(1),
+            deadline: Duration::from_secs(1),
+            max_tries: 1,
+        };
+        assert!(matches!(
+            settings.config(),
+            Err(UnlockError::Config(ConfigError::InsecureEndpoint { .. }))
+        ));
+    }
+
+    #[test]
+    fn source_names_are_stable() {
+        assert_eq!(source_name(CodeSource::Device), "device");
+        assert_eq!(source_name(CodeSource::Server), "server");
+        assert_eq!(source_name(CodeSource::Supplied(3)), "supplied-3");
+    }
+}
