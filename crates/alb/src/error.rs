@@ -33,6 +33,9 @@ pub enum Error {
     /// `alb unlock` could not try to unlock (identity, options, configuration).
     #[error("{0}")]
     Unlock(#[from] crate::unlock::UnlockError),
+    /// A store command failed (`alb generate --serial`, `show`, `ingest`...).
+    #[error("{0}")]
+    Store(#[from] crate::store_flow::StoreFlowError),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Io(#[from] io::Error),

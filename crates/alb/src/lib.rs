@@ -19,6 +19,7 @@
 mod error;
 mod protocol_report;
 mod report;
+pub mod store_flow;
 pub mod unlock;
 
 pub use error::Error;

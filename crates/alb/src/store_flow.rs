@@ -1,0 +1,347 @@
+//! The workflow around [`code_store`]: opening the operator's store, and the order of the
+//! server-code journey — **a code is committed durably to the store before it is shown or its
+//! escrow key leaves the process**.
+//!
+//! The command line (`alb generate --serial`, `alb show`, `alb ingest`...) is a thin layer over
+//! these functions, so another MDM server can follow the same steps.
+
+use std::{
+    io,
+    path::{Path, PathBuf},
+};
+
+use bypass_code::{BypassCode, EscrowKey};
+use code_store::{
+    AnyStore, Change, CodeStore, DeviceIdentity, KeyError, KeyRing, Protection, StoreError,
+    Timestamp, Udid, export::ImportError,
+};
+
+/// The environment variable holding the store key (the text `alb keygen` prints).
+pub const STORE_KEY_VARIABLE: &str = "ALB_STORE_KEY";
+
+/// Why a store workflow step failed. Never contains a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreFlowError {
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The key file cannot be read.
+    #[error("key file {path}: {source}")]
+    KeyFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The key file or the environment variable does not hold a valid key.
+    #[error("store key from {origin}: {source}")]
+    Key {
+        /// `key file <path>` or `ALB_STORE_KEY`.
+        origin: String,
+        /// What is wrong (never the key).
+        source: KeyError,
+    },
+    /// A line of a serial-number list is not valid.
+    #[error("{file}:{line}: {reason}")]
+    SerialList {
+        /// The file.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Several devices share this serial number: `--udid` must say which.
+    #[error("{count} devices have serial number {serial}; give --udid")]
+    AmbiguousSerial {
+        /// The serial number.
+        serial: String,
+        /// How many records have it.
+        count: usize,
+    },
+    /// The UDID given belongs to a device with another serial number.
+    #[error("device {udid} has serial number {stored}, not {given}")]
+    SerialMismatch {
+        /// The device.
+        udid: String,
+        /// Its stored serial number.
+        stored: String,
+        /// The serial number given.
+        given: String,
+    },
+    /// The operating system's random generator failed.
+    #[error("the operating system's random generator failed: {0}")]
+    Random(bypass_code::getrandom::Error),
+    /// An import line was refused.
+    #[error("line {line}: {source}")]
+    Import {
+        /// 1-based line number.
+        line: usize,
+        /// Why.
+        source: ImportError,
+    },
+}
+
+/// The default store: `sqlite:$XDG_DATA_HOME/alb/store.sqlite3`, else
+/// `sqlite:$HOME/.local/share/alb/store.sqlite3`, else `sqlite:alb-store.sqlite3` in the current
+/// directory.
+#[must_use]
+pub fn default_store_url() -> String {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|home| Path::new(&home).join(".local/share"))
+        });
+    match base {
+        Some(base) => format!("sqlite:{}", base.join("alb/store.sqlite3").display()),
+        None => "sqlite:alb-store.sqlite3".to_owned(),
+    }
+}
+
+/// How secrets are protected: the key ring from `key_file` if given, else from `env_key` (the
+/// value of `ALB_STORE_KEY`), else cleartext when `cleartext`, else no key (secrets are neither
+/// written nor read).
+///
+/// # Errors
+/// [`StoreFlowError::KeyFile`] or [`StoreFlowError::Key`].
+pub fn protection(
+    key_file: Option<&Path>,
+    env_key: Option<&str>,
+    cleartext: bool,
+) -> Result<Protection, StoreFlowError> {
+    if let Some(path) = key_file {
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
+            StoreFlowError::KeyFile { path: path.to_path_buf(), source }
+        })?);
+        let ring = KeyRing::parse(&text).map_err(|source| StoreFlowError::Key {
+            origin: format!("key file {}", path.display()),
+            source,
+        })?;
+        return Ok(Protection::encrypted(ring));
+    }
+    if let Some(text) = env_key.filter(|t| !t.trim().is_empty()) {
+        let ring = KeyRing::parse(text).map_err(|source| StoreFlowError::Key {
+            origin: STORE_KEY_VARIABLE.to_owned(),
+            source,
+        })?;
+        return Ok(Protection::encrypted(ring));
+    }
+    Ok(if cleartext { Protection::Cleartext } else { Protection::NoKey })
+}
+
+/// Opens the store at `url` (migrating its schema).
+///
+/// # Errors
+/// [`StoreFlowError::Store`].
+pub async fn open_store(url: &str, protection: Protection) -> Result<AnyStore, StoreFlowError> {
+    Ok(code_store::open(url, protection).await?)
+}
+
+/// A device to make a server code for: its serial number, and its UDID when known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The serial number.
+    pub serial: String,
+    /// The UDID, when known.
+    pub udid: Option<Udid>,
+}
+
+impl Target {
+    /// Checks a serial number and optional UDID.
+    ///
+    /// # Errors
+    /// [`StoreFlowError::Store`] with the invalid field.
+    pub fn new(serial: &str, udid: Option<&str>) -> Result<Self, StoreFlowError> {
+        code_store::check_serial(serial)?;
+        Ok(Self { serial: serial.to_owned(), udid: udid.map(Udid::new).transpose()? })
+    }
+}
+
+/// Parses a list of devices: one per line, `SERIAL` or `SERIAL UDID` (space, tab or comma
+/// separated); blank lines and `#` comments are skipped.
+///
+/// # Errors
+/// [`StoreFlowError::SerialList`] naming the first bad line.
+pub fn parse_targets(file: &str, text: &str) -> Result<Vec<Target>, StoreFlowError> {
+    let mut targets = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|f| !f.is_empty())
+            .collect();
+        let error = |reason: String| StoreFlowError::SerialList {
+            file: file.to_owned(),
+            line: index + 1,
+            reason,
+        };
+        let target = match fields.as_slice() {
+            [serial] => Target::new(serial, None),
+            [serial, udid] => Target::new(serial, Some(udid)),
+            _ => return Err(error("expected SERIAL or SERIAL UDID".to_owned())),
+        }
+        .map_err(|e| error(e.to_string()))?;
+        targets.push(target);
+    }
+    Ok(targets)
+}
+
+/// The escrow keys (PBKDF2 hashes) of `codes`, in order: the one place `alb` computes them.
+#[must_use]
+pub fn escrow_keys(codes: &[BypassCode]) -> Vec<EscrowKey> {
+    codes.iter().map(BypassCode::escrow_key).collect()
+}
+
+/// Fresh codes from the OS CSPRNG.
+///
+/// # Errors
+/// [`StoreFlowError::Random`].
+pub fn fresh_codes(n: usize) -> Result<Vec<BypassCode>, StoreFlowError> {
+    (0..n)
+        .map(|_| BypassCode::generate().map_err(StoreFlowError::Random))
+        .collect()
+}
+
+/// A server code committed to the store for one device.
+#[derive(Debug)]
+pub struct IssuedCode {
+    /// The record it was stored under.
+    pub udid: Udid,
+    /// The device's serial number.
+    pub serial: String,
+    /// The code.
+    pub code: BypassCode,
+    /// Its escrow key.
+    pub escrow_key: EscrowKey,
+}
+
+/// The record key for `target`: its UDID when given (checking the serial number matches a
+/// stored one), else the one record with that serial number, else the `serial:` placeholder.
+///
+/// # Errors
+/// [`StoreFlowError::AmbiguousSerial`], [`StoreFlowError::SerialMismatch`], store failures.
+pub async fn resolve(store: &impl CodeStore, target: &Target) -> Result<Udid, StoreFlowError> {
+    if let Some(udid) = &target.udid {
+        if let Some(record) = store.record(udid).await?
+            && let Some(stored) = record.identity.serial_number
+            && stored != target.serial
+        {
+            return Err(StoreFlowError::SerialMismatch {
+                udid: udid.to_string(),
+                stored,
+                given: target.serial.clone(),
+            });
+        }
+        return Ok(udid.clone());
+    }
+    let mut found = store.find(&target.serial).await?;
+    found.retain(|r| r.identity.serial_number.as_deref() == Some(target.serial.as_str()));
+    match found.len() {
+        0 => Ok(Udid::for_serial(&target.serial)?),
+        1 => Ok(found.swap_remove(0).udid),
+        count => Err(StoreFlowError::AmbiguousSerial { serial: target.serial.clone(), count }),
+    }
+}
+
+/// Commits `code` (with its `escrow_key`) as `target`'s server code. When this returns `Ok`
+/// the code is durable (SQLite: fsynced WAL; PostgreSQL: committed) and may be shown or its
+/// escrow key sent to Apple; not before.
+///
+/// # Errors
+/// Resolution and store failures (nothing may be shown then).
+pub async fn commit_server_code(
+    store: &impl CodeStore,
+    target: &Target,
+    code: BypassCode,
+    escrow_key: EscrowKey,
+) -> Result<IssuedCode, StoreFlowError> {
+    let udid = resolve(store, target).await?;
+    let now = Timestamp::now();
+    let identity = DeviceIdentity { serial_number: Some(target.serial.clone()), ..Default::default() };
+    store.apply(&udid, Change::Identity(identity), now).await?;
+    store
+        .apply(&udid, Change::ServerCode { code: code.clone(), escrow_key: escrow_key.clone() }, now)
+        .await?;
+    Ok(IssuedCode { udid, serial: target.serial.clone(), code, escrow_key })
+}
+
+/// Imports one export line (`alb import`): the record goes through the store's rules, so an
+/// import never loses what is already stored. Returns the store's outcome.
+///
+/// # Errors
+/// [`StoreFlowError::Import`] for a malformed or redacted line; store failures.
+pub async fn import_line(
+    store: &impl CodeStore,
+    line_number: usize,
+    line: &str,
+) -> Result<code_store::Outcome, StoreFlowError> {
+    let import = |source| StoreFlowError::Import { line: line_number, source };
+    let record = code_store::export::RecordJson::from_line(line)
+        .map_err(import)?
+        .into_record()
+        .map_err(import)?;
+    let udid = record.udid.clone();
+    Ok(store.apply(&udid, Change::Restore(Box::new(record)), Timestamp::now()).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_lists() {
+        let targets = parse_targets("f", "# fleet\nC02A\n\nC02B, UDID-1\nC02C\tUDID-2\n").unwrap();
+        assert_eq!(targets.len(), 3);
+        assert_eq!(targets[1].udid.as_ref().unwrap().as_str(), "UDID-1");
+        let err = parse_targets("f", "C02A\nbad serial!\n").unwrap_err().to_string();
+        assert!(err.starts_with("f:2:"), "{err}");
+        assert!(parse_targets("f", "A B C\n").is_err());
+    }
+
+    #[test]
+    fn protection_sources() {
+        assert!(matches!(protection(None, None, false).unwrap(), Protection::NoKey));
+        assert!(matches!(protection(None, Some(" "), true).unwrap(), Protection::Cleartext));
+        let key = code_store::StoreKey::generate().unwrap();
+        assert!(matches!(
+            protection(None, Some(&key.to_text()), false).unwrap(),
+            Protection::Encrypted(_)
+        ));
+        let err = protection(None, Some("alb-store-key-v1:k:zz"), false).unwrap_err().to_string();
+        assert!(err.contains(STORE_KEY_VARIABLE), "{err}");
+        assert!(protection(Some(Path::new("/nonexistent/key")), None, false).is_err());
+    }
+
+    #[tokio::test]
+    async fn server_codes_resolve_devices() {
+        let store = code_store::MemoryStore::new(Protection::Cleartext);
+        let code = BypassCode::from_bytes([1; 16]);
+        let key = EscrowKey::from_bytes([2; 32]);
+        let issued = commit_server_code(&store, &Target::new("SER1", None).unwrap(), code.clone(), key.clone())
+            .await
+            .unwrap();
+        assert_eq!(issued.udid.as_str(), "serial:SER1");
+        // The same serial again lands on the same record.
+        let again = resolve(&store, &Target::new("SER1", None).unwrap()).await.unwrap();
+        assert_eq!(again, issued.udid);
+        let udid = Udid::new("U-1").unwrap();
+        store
+            .apply(
+                &udid,
+                Change::Identity(DeviceIdentity { serial_number: Some("SER2".into()), ..Default::default() }),
+                Timestamp::now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resolve(&store, &Target::new("SER2", None).unwrap()).await.unwrap(), udid);
+        let mismatch = resolve(&store, &Target::new("SER3", Some("U-1")).unwrap()).await;
+        assert!(matches!(mismatch, Err(StoreFlowError::SerialMismatch { .. })));
+    }
+}
