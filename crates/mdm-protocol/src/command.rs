@@ -26,7 +26,8 @@ pub struct Command {
     pub uuid: String,
     /// `Command`: the request type and its payload.
     pub request: CommandRequest,
-    /// Keys of the `Command` dictionary the typed payload does not cover, kept verbatim.
+    /// Keys of the `Command` dictionary the typed payload does not cover, kept verbatim (for
+    /// [`CommandRequest::Other`], parsing puts every key in its payload and leaves this empty).
     pub extra: Dictionary,
 }
 
