@@ -250,6 +250,8 @@ pub enum Ignored {
     SameUnlockToken,
     /// The enrolment time is not later than the stored one.
     OlderEnrolment,
+    /// A restored value is older than the stored one.
+    OlderValue,
 }
 
 /// The result of applying a [`Change`]: what was recorded, and what was ignored and why.
@@ -432,19 +434,45 @@ impl DeviceRecord {
         self.unlock_token = Some(new);
     }
 
+    /// A restored value replaces a stored one only when it is newer: importing an old backup
+    /// never rolls a device back to an older code.
     fn apply_restore(&mut self, record: DeviceRecord, outcome: &mut Outcome) {
         self.apply_identity(&record.identity, outcome);
         if let Some(at) = record.enrolled_at {
             self.apply_enrolled(at, outcome);
         }
-        if record.device_code.is_some() {
-            self.keep_device_code(record.device_code, outcome);
+        if let Some(code) = record.device_code {
+            if self
+                .device_code
+                .as_ref()
+                .is_some_and(|c| c.received_at > code.received_at)
+            {
+                outcome.ignored.push(Ignored::OlderValue);
+            } else {
+                self.keep_device_code(Some(code), outcome);
+            }
         }
         if let Some(server) = record.server_code {
-            self.apply_server_code(server, outcome);
+            if self
+                .server_code
+                .as_ref()
+                .is_some_and(|c| c.created_at > server.created_at)
+            {
+                outcome.ignored.push(Ignored::OlderValue);
+            } else {
+                self.apply_server_code(server, outcome);
+            }
         }
-        if record.unlock_token.is_some() {
-            self.apply_unlock_token(record.unlock_token, outcome);
+        if let Some(token) = record.unlock_token {
+            if self
+                .unlock_token
+                .as_ref()
+                .is_some_and(|t| t.received_at > token.received_at)
+            {
+                outcome.ignored.push(Ignored::OlderValue);
+            } else {
+                self.apply_unlock_token(Some(token), outcome);
+            }
         }
         if let Some(attempt) = record.last_unlock
             && self.last_unlock.is_none_or(|mine| mine.at < attempt.at)
@@ -541,8 +569,22 @@ mod tests {
             escrow_key: EscrowKey::from_bytes([9; 32]),
             created_at: Timestamp::from_unix(7),
         });
+        let mut older = other.clone();
         let o = r.apply(Change::Restore(Box::new(other)), Timestamp::from_unix(50));
         assert_eq!(r.device_code.as_ref().unwrap().code, code(1));
+        // An older backup never rolls a code back.
+        older.server_code = Some(ServerCode {
+            code: code(4),
+            escrow_key: EscrowKey::from_bytes([8; 32]),
+            created_at: Timestamp::from_unix(6),
+        });
+        older.device_code = Some(DeviceCode {
+            code: code(5),
+            received_at: Timestamp::from_unix(1),
+        });
+        let o2 = r.apply(Change::Restore(Box::new(older)), Timestamp::from_unix(60));
+        assert!(!o2.changed());
+        assert_eq!(o2.ignored, vec![Ignored::OlderValue, Ignored::OlderValue]);
         assert_eq!(
             r.server_code.as_ref().unwrap().created_at,
             Timestamp::from_unix(7)
