@@ -12,6 +12,9 @@ use std::{
 };
 
 use bypass_code::BypassCode;
+use code_store::{
+    AttemptOutcome, Change, CodeKind, CodeStore, DeviceRecord, StoreError, Timestamp, Udid,
+};
 use escrow_client::{
     AttemptResult, CodeSource, ConfigError, EscrowClient, EscrowConfig, Identity, IdentityError,
     RequestError, RetryPolicy, TrustRoots, UnlockOutcome, UnlockRequest, Verdict,
@@ -70,6 +73,17 @@ pub enum UnlockError {
     Duration {
         /// The option.
         option: &'static str,
+    },
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// Several records match the UDID or serial number given.
+    #[error("{count} devices match {device}; give the UDID")]
+    AmbiguousDevice {
+        /// What was given.
+        device: String,
+        /// How many records match.
+        count: usize,
     },
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
@@ -190,6 +204,144 @@ pub async fn unlock_device(
     let borrowed: Vec<(CodeSource, &BypassCode)> =
         codes.iter().map(|(source, code)| (*source, code)).collect();
     client.unlock_with_fallback(request, &borrowed).await
+}
+
+/// What the options say about the device and the requester; any device field given replaces
+/// the stored one.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceOptions {
+    /// `--serial`.
+    pub serial: Option<String>,
+    /// `--product-type`.
+    pub product_type: Option<String>,
+    /// `--imei`.
+    pub imei: Option<String>,
+    /// `--imei2`.
+    pub imei2: Option<String>,
+    /// `--meid`.
+    pub meid: Option<String>,
+    /// `--org-name`.
+    pub org_name: String,
+    /// `--guid`.
+    pub guid: String,
+}
+
+/// Finds the one record for a UDID or serial number; `None` when there is none.
+///
+/// # Errors
+/// The store fails, or several devices share the serial number.
+pub async fn find_record(
+    store: &impl CodeStore,
+    udid_or_serial: &str,
+) -> Result<Option<DeviceRecord>, UnlockError> {
+    let mut found = store.find(udid_or_serial).await?;
+    match found.len() {
+        0 | 1 => Ok(found.pop()),
+        count => Err(UnlockError::AmbiguousDevice {
+            device: udid_or_serial.to_owned(),
+            count,
+        }),
+    }
+}
+
+/// Builds the request and the ordered codes from the options and, when there is one, the
+/// device's record: option fields win over stored ones; codes given on the command line are
+/// tried in their order, else the stored device code first, then the stored server code.
+/// A code given that equals a stored one is labelled as that one (so the history says which).
+///
+/// # Errors
+/// No serial or product type anywhere, invalid fields, or no code anywhere.
+pub fn plan(
+    record: Option<&DeviceRecord>,
+    options: &DeviceOptions,
+    given: Vec<(CodeSource, BypassCode)>,
+) -> Result<(UnlockRequest, Vec<(CodeSource, BypassCode)>), UnlockError> {
+    let stored = record.map(|r| &r.identity);
+    let pick = |option: &Option<String>, stored: Option<&Option<String>>| {
+        option.clone().or_else(|| stored.cloned().flatten())
+    };
+    let serial = pick(&options.serial, stored.map(|s| &s.serial_number));
+    let product_type = pick(&options.product_type, stored.map(|s| &s.product_type));
+    let (Some(serial), Some(product_type)) = (serial, product_type) else {
+        return Err(UnlockError::NoDevice);
+    };
+    let mut builder = UnlockRequest::builder()
+        .serial(serial)
+        .product_type(product_type)
+        .org_name(&options.org_name)
+        .guid(&options.guid);
+    if let Some(imei) = pick(&options.imei, stored.map(|s| &s.imei)) {
+        builder = builder.imei(imei);
+    }
+    if let Some(imei2) = pick(&options.imei2, stored.map(|s| &s.imei2)) {
+        builder = builder.imei2(imei2);
+    }
+    if let Some(meid) = pick(&options.meid, stored.map(|s| &s.meid)) {
+        builder = builder.meid(meid);
+    }
+    let request = builder.build()?;
+
+    let stored_device = record.and_then(|r| r.device_code.as_ref()).map(|d| &d.code);
+    let stored_server = record.and_then(|r| r.server_code.as_ref()).map(|s| &s.code);
+    let codes: Vec<(CodeSource, BypassCode)> = if given.is_empty() {
+        stored_device
+            .map(|code| (CodeSource::Device, code.clone()))
+            .into_iter()
+            .chain(stored_server.map(|code| (CodeSource::Server, code.clone())))
+            .collect()
+    } else {
+        given
+            .into_iter()
+            .map(|(source, code)| {
+                if stored_device == Some(&code) {
+                    (CodeSource::Device, code)
+                } else if stored_server == Some(&code) {
+                    (CodeSource::Server, code)
+                } else {
+                    (source, code)
+                }
+            })
+            .collect()
+    };
+    if codes.is_empty() {
+        return Err(UnlockError::NoCodes);
+    }
+    Ok((request, codes))
+}
+
+/// Appends every attempt made with a stored code to the device's history, in order: `200` is
+/// `unlocked`, `404` `rejected`, anything else `failed`. Attempts with codes the store does not
+/// hold are not recorded (the store's history is about its own codes).
+///
+/// # Errors
+/// The store fails.
+pub async fn record_attempts(
+    store: &impl CodeStore,
+    udid: &Udid,
+    outcome: &UnlockOutcome,
+) -> Result<usize, UnlockError> {
+    let mut recorded = 0;
+    for attempt in &outcome.attempts {
+        let code = match attempt.code {
+            CodeSource::Device => CodeKind::Device,
+            CodeSource::Server => CodeKind::Server,
+            _ => continue,
+        };
+        let how = match attempt.result.status() {
+            Some(200) => AttemptOutcome::Unlocked,
+            Some(404) => AttemptOutcome::Rejected,
+            _ => AttemptOutcome::Failed,
+        };
+        store
+            .apply(
+                udid,
+                Change::UnlockAttempt { code, outcome: how },
+                Timestamp::now(),
+            )
+            .await?;
+        recorded += 1;
+    }
+    Ok(recorded)
 }
 
 /// A short, stable name for a code's source in JSON: `device`, `server`, `supplied-N`.
@@ -341,6 +493,146 @@ mod tests {
             settings.config(),
             Err(UnlockError::Config(ConfigError::InsecureEndpoint { .. }))
         ));
+    }
+
+    fn options() -> DeviceOptions {
+        DeviceOptions {
+            org_name: "Example".to_owned(),
+            guid: "ops@example.com".to_owned(),
+            ..DeviceOptions::default()
+        }
+    }
+
+    fn stored_record() -> DeviceRecord {
+        let mut record = DeviceRecord::new(
+            Udid::new("00008030-001A2B3C4D5E6F70").unwrap(),
+            Timestamp::now(),
+        );
+        record.identity.serial_number = Some("DMPXK0ABCD12".to_owned());
+        record.identity.product_type = Some("iPad4,1".to_owned());
+        record.identity.imei = Some("490154203237518".to_owned());
+        record
+    }
+
+    #[test]
+    fn plan_takes_the_device_code_first_then_the_server_code() {
+        let mut record = stored_record();
+        let device: BypassCode = "A8QK7-GFG21-6RHT-V0U9-756P-L7E3".parse().unwrap();
+        let server = BypassCode::from([7; 16]);
+        record.apply(
+            Change::ServerCode {
+                code: server.clone(),
+                escrow_key: server.escrow_key(),
+            },
+            Timestamp::now(),
+        );
+        record.apply(Change::DeviceCode(Some(device.clone())), Timestamp::now());
+        let (request, codes) = plan(Some(&record), &options(), Vec::new()).unwrap();
+        assert_eq!(request.serial(), "DMPXK0ABCD12");
+        assert_eq!(request.imei(), Some("490154203237518"));
+        assert_eq!(
+            codes,
+            vec![
+                (CodeSource::Device, device.clone()),
+                (CodeSource::Server, server.clone())
+            ]
+        );
+
+        // Codes given are tried in their order, labelled when the store knows them.
+        let other = BypassCode::from([9; 16]);
+        let given = vec![
+            (CodeSource::Supplied(1), server.clone()),
+            (CodeSource::Supplied(2), other.clone()),
+        ];
+        let (_, codes) = plan(Some(&record), &options(), given).unwrap();
+        assert_eq!(
+            codes,
+            vec![
+                (CodeSource::Server, server),
+                (CodeSource::Supplied(2), other)
+            ]
+        );
+
+        // Options win over stored fields.
+        let overriding = DeviceOptions {
+            product_type: Some("iPad5,1".to_owned()),
+            ..options()
+        };
+        let (request, _) = plan(Some(&record), &overriding, Vec::new()).unwrap();
+        assert_eq!(request.product_type(), "iPad5,1");
+    }
+
+    #[test]
+    fn plan_without_record_needs_options() {
+        assert!(matches!(
+            plan(None, &options(), Vec::new()),
+            Err(UnlockError::NoDevice)
+        ));
+        let device = DeviceOptions {
+            serial: Some("DMPXK0ABCD12".to_owned()),
+            product_type: Some("iPad4,1".to_owned()),
+            ..options()
+        };
+        assert!(matches!(
+            plan(None, &device, Vec::new()),
+            Err(UnlockError::NoCodes)
+        ));
+        assert!(matches!(
+            plan(Some(&stored_record()), &options(), Vec::new()),
+            Err(UnlockError::NoCodes)
+        ));
+    }
+
+    #[tokio::test]
+    async fn attempts_with_stored_codes_go_to_the_history() {
+        use escrow_client::{AttemptReport, BodyExcerpt};
+        let store = code_store::MemoryStore::new(code_store::Protection::Cleartext);
+        let record = stored_record();
+        store
+            .apply(
+                &record.udid,
+                Change::Identity(record.identity.clone()),
+                Timestamp::now(),
+            )
+            .await
+            .unwrap();
+        let attempt = |code, status| AttemptReport {
+            code,
+            try_number: 1,
+            result: AttemptResult::from_response(status, BodyExcerpt::new(0)),
+            duration: Duration::from_millis(5),
+        };
+        let outcome = UnlockOutcome {
+            verdict: Verdict::Unlocked {
+                code: CodeSource::Server,
+            },
+            attempts: vec![
+                attempt(CodeSource::Device, 404),
+                attempt(CodeSource::Supplied(3), 404),
+                attempt(CodeSource::Server, 500),
+                attempt(CodeSource::Server, 200),
+            ],
+        };
+        assert_eq!(
+            record_attempts(&store, &record.udid, &outcome)
+                .await
+                .unwrap(),
+            3
+        );
+        let stored = find_record(&store, "DMPXK0ABCD12").await.unwrap().unwrap();
+        let last = stored.last_unlock.unwrap();
+        assert_eq!(
+            (last.code, last.outcome),
+            (CodeKind::Server, AttemptOutcome::Unlocked)
+        );
+        let attempts: Vec<_> = store
+            .history(&record.udid)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|entry| format!("{entry:?}").contains("UnlockAttempted"))
+            .collect();
+        assert_eq!(attempts.len(), 3);
     }
 
     #[test]

@@ -10,11 +10,12 @@ use std::{
 use alb::{
     Error,
     unlock::{
-        ClientSettings, UnlockError, UnlockReport, load_identity, parse_codes, unlock_device,
+        ClientSettings, DeviceOptions, UnlockError, UnlockReport, load_identity, parse_codes, plan,
+        unlock_device,
     },
 };
 use clap::{Args, Subcommand};
-use escrow_client::{EscrowClient, UnlockRequest};
+use escrow_client::EscrowClient;
 use zeroize::Zeroize;
 
 /// Subcommands that remove Activation Lock.
@@ -125,28 +126,17 @@ fn unlock(args: &UnlockArgs) -> Result<ExitCode, Error> {
     // Everything that can be checked before the network is checked first.
     let config = settings.config()?;
     let identity = load_identity(&args.identity, args.identity_password_env.as_deref())?;
-    let (Some(serial), Some(product_type)) = (&args.serial, &args.product_type) else {
-        return Err(UnlockError::NoDevice.into());
+    let options = DeviceOptions {
+        serial: args.serial.clone(),
+        product_type: args.product_type.clone(),
+        imei: args.imei.clone(),
+        imei2: args.imei2.clone(),
+        meid: args.meid.clone(),
+        org_name: args.org_name.clone(),
+        guid: args.guid.clone(),
     };
-    let mut builder = UnlockRequest::builder()
-        .serial(serial)
-        .product_type(product_type)
-        .org_name(&args.org_name)
-        .guid(&args.guid);
-    if let Some(imei) = &args.imei {
-        builder = builder.imei(imei);
-    }
-    if let Some(imei2) = &args.imei2 {
-        builder = builder.imei2(imei2);
-    }
-    if let Some(meid) = &args.meid {
-        builder = builder.meid(meid);
-    }
-    let request = builder.build().map_err(UnlockError::from)?;
-    let codes = parse_codes(&args.codes)?;
-    if codes.is_empty() {
-        return Err(UnlockError::NoCodes.into());
-    }
+    let given = parse_codes(&args.codes)?;
+    let (request, codes) = plan(None, &options, given)?;
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
