@@ -2,7 +2,7 @@
 //! 32-byte block.
 //!
 //! Three paths compute one key, all equal (tests and a fuzz target compare them):
-//! - [`reference`]: the `pbkdf2` crate, the general implementation everything else is
+//! - [`reference()`]: the `pbkdf2` crate, the general implementation everything else is
 //!   tested against;
 //! - [`specialised`]: the portable loop for exactly this shape, in safe Rust. The HMAC inner and
 //!   outer keyed states are computed once; every iteration is then two SHA-256 block compressions

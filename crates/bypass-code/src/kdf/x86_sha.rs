@@ -10,25 +10,32 @@
 //! # The loop
 //! SHA-NI keeps a SHA-256 state in two registers, `ABEF` and `CDGH`. Every block compressed here
 //! is a 32-byte digest followed by constant padding (both HMAC messages of an iteration are
-//! 64 + 32 bytes long), so each iteration:
-//! 1. compresses the previous outer digest from the inner keyed state: message words 0-7 are the
-//!    digest, words 8-15 and the `W + K` sums of rounds 8-15 are constants, as is `σ0` of
-//!    words 9-12;
-//! 2. adds the keyed state (feed-forward) and turns `ABEF`/`CDGH` straight into the next block's
-//!    message registers with four shuffles, never storing the digest;
-//! 3. does the same from the outer keyed state, and XORs the result into an accumulator kept in
-//!    the `ABEF`/`CDGH` layout, converted once at the end.
+//! 64 + 32 bytes long; `U1`, whose inner message differs, is computed by the portable code), so
+//! each iteration compresses the previous digest from the inner keyed state, then that digest from
+//! the outer keyed state, and XORs the outer digest into the accumulator. In each compression:
+//! - words 8-15, the `W + K` sums of rounds 8-15 and `σ0` of words 9-12 are constants;
+//! - the feed-forward is never added to the state: the final `ABEF`/`CDGH` are shuffled
+//!   (`pshufd`) into message order and the keyed state's words, already in that order, are added
+//!   there, folded with the round constants. The shuffled `ABEF` holds `A`, `B` in its low lanes,
+//!   which is all the next block's first `sha256rnds2` reads, so from one block's last round to
+//!   the next block's first there are one shuffle and one addition; the digest never leaves the
+//!   registers;
+//! - the message schedule (which here depends on the digest, so it cannot run ahead of the rounds
+//!   the way it does when hashing data) has its recurrence shortened to `sha256msg2` plus one
+//!   addition (see [`schedule`]).
 //!
-//! `N` independent chains (keys) run interleaved, group of four rounds by group of four rounds:
-//! one chain is bound by the latency of `sha256rnds2`, several fill the SHA unit's throughput.
+//! One chain is bound by the latency of `sha256rnds2` and runs at the floor (100,000 compressions
+//! of a bulk hash). `N` independent chains (keys) run interleaved, four rounds of every chain at
+//! a time, and are bound by the SHA unit's throughput instead.
 //!
 //! # Secrets left behind
 //! Inputs and outputs are the caller's (zeroized there). The keyed states, digests and
 //! accumulators live in XMM registers and in spill slots the compiler chooses on this function's
 //! stack frame. Rust cannot name those, so [`ShaNi::chains`] overwrites the stack area the call
 //! used with zeros afterwards ([`scrub_stack`], best effort: it covers the frame when it is smaller
-//! than [`SCRUB_BYTES`], which it is by a wide margin); the XMM registers keep their last values
-//! until other code overwrites them, which is the same limit every SIMD hash implementation has.
+//! than [`SCRUB_BYTES`]; the frame of the four-chain loop is 1,304 bytes with rustc 1.95). The XMM
+//! registers keep their last values until other code overwrites them: Rust has no way to clear
+//! them without inline assembly, and every SIMD hash implementation shares this limit.
 
 #![allow(unsafe_code)]
 
@@ -51,7 +58,7 @@ use super::{ChainStart, ITERATIONS, K};
 
 cpufeatures::new!(cpuid_sha, "sha", "sse2", "ssse3", "sse4.1");
 
-/// Bytes of stack zeroed after the SIMD loop returns (its frame is a few hundred bytes).
+/// Bytes of stack zeroed after the SIMD loop returns (its frame is at most about 1.3 KiB).
 pub(super) const SCRUB_BYTES: usize = 4096;
 
 /// Proof that the running CPU has SHA-NI and the SSE levels the loop needs.
