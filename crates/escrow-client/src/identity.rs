@@ -12,7 +12,7 @@ use rustls_pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer,
     pem::{self, PemObject},
 };
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 /// Why a client identity could not be loaded. Never carries key material or the password.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +46,12 @@ pub enum IdentityError {
     UnsupportedKey {
         /// What rustls reported.
         reason: String,
+    },
+    /// More than one private key was found: which one is meant is not guessed.
+    #[error("{count} private keys found; expected exactly one")]
+    SeveralKeys {
+        /// How many.
+        count: usize,
     },
     /// The private key does not belong to the (first) certificate.
     #[error("the private key does not match the certificate's public key")]
@@ -115,6 +121,15 @@ impl Identity {
             .map_err(pem_error)?;
         if chain.is_empty() {
             return Err(IdentityError::NoCertificate);
+        }
+        let mut count = 0;
+        for key in PrivateKeyDer::pem_slice_iter(key_pem) {
+            let mut key = key.map_err(pem_error)?;
+            key.zeroize();
+            count += 1;
+        }
+        if count > 1 {
+            return Err(IdentityError::SeveralKeys { count });
         }
         let key = match PrivateKeyDer::from_pem_slice(key_pem) {
             Ok(key) => Zeroizing::new(key),

@@ -106,6 +106,17 @@ fn empty_and_incomplete_inputs_have_clear_errors() {
         Identity::from_pem(pki.client.key_pem.as_bytes()),
         Err(IdentityError::NoCertificate)
     ));
+    let two_keys = format!("{}{}", pki.client.identity_pem(), pki.server.key_pem);
+    assert!(matches!(
+        Identity::from_pem(two_keys.as_bytes()),
+        Err(IdentityError::SeveralKeys { count: 2 })
+    ));
+    assert!(matches!(
+        Identity::from_pem(
+            b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"
+        ),
+        Err(IdentityError::Pem { .. })
+    ));
     assert!(matches!(
         Identity::from_pkcs12(b"definitely not DER", "pw"),
         Err(IdentityError::Pkcs12 { .. })
