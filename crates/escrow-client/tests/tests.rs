@@ -2,7 +2,12 @@
 //! handshakes against the loopback recording server of the `test-support` feature.
 
 // Helpers shared by the test modules are test code too.
-#![allow(missing_docs, clippy::unwrap_used, clippy::std_instead_of_core)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc
+)]
 
 mod common;
 mod identity;
