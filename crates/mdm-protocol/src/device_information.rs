@@ -193,3 +193,44 @@ impl DeviceInformationResponse {
         out.finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_level_identifiers_stand_in_for_slot_one() {
+        let info = DeviceInformationResponse {
+            imei: Some("111".into()),
+            meid: Some(String::new()),
+            service_subscriptions: vec![ServiceSubscription {
+                slot: Some(SLOT_TWO.into()),
+                imei: Some(" 222 ".into()),
+                ..ServiceSubscription::default()
+            }],
+            ..DeviceInformationResponse::default()
+        };
+        assert_eq!(
+            info.cellular_identity(),
+            CellularIdentity {
+                imei: Some("111".into()),
+                imei2: Some("222".into()),
+                meid: None,
+            }
+        );
+    }
+
+    #[test]
+    fn wifi_only_devices_have_no_cellular_identity() {
+        let info = DeviceInformationResponse {
+            imei: Some(String::new()),
+            service_subscriptions: vec![ServiceSubscription {
+                slot: Some(SLOT_ONE.into()),
+                imei: Some(String::new()),
+                ..ServiceSubscription::default()
+            }],
+            ..DeviceInformationResponse::default()
+        };
+        assert_eq!(info.cellular_identity(), CellularIdentity::default());
+    }
+}

@@ -246,3 +246,62 @@ fn path_of(stack: &[Frame], key: &str) -> String {
     path.push_str(key);
     path
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xml(body: &str) -> Vec<u8> {
+        format!("<plist version=\"1.0\">{body}</plist>").into_bytes()
+    }
+
+    #[test]
+    fn detects_the_format() {
+        assert_eq!(PlistFormat::detect(b"bplist00rest"), PlistFormat::Binary);
+        assert_eq!(PlistFormat::detect(b"<?xml"), PlistFormat::Xml);
+        assert_eq!(PlistFormat::detect(b"bplist"), PlistFormat::Xml);
+    }
+
+    #[test]
+    fn reads_nested_values() {
+        let (dict, format) = read_dictionary(
+            &xml("<dict><key>A</key><array><integer>-1</integer><dict/></array></dict>"),
+            &Limits::DEFAULT,
+        )
+        .unwrap();
+        assert_eq!(format, PlistFormat::Xml);
+        let items = dict.get("A").and_then(Value::as_array).unwrap();
+        assert_eq!(items[0].as_signed_integer(), Some(-1));
+        assert!(items[1].as_dictionary().unwrap().is_empty());
+    }
+
+    #[test]
+    fn depth_limit_counts_containers() {
+        let limits = Limits {
+            max_depth: 2,
+            ..Limits::DEFAULT
+        };
+        assert!(read_dictionary(&xml("<dict><key>A</key><dict/></dict>"), &limits).is_ok());
+        assert_eq!(
+            read_dictionary(
+                &xml("<dict><key>A</key><array><array/></array></dict>"),
+                &limits
+            ),
+            Err(ParseError::TooDeep { limit: 2 })
+        );
+    }
+
+    #[test]
+    fn duplicate_key_path_includes_array_index() {
+        let bytes = xml(
+            "<dict><key>L</key><array><dict/><dict><key>K</key><true/><key>K</key><false/>\
+             </dict></array></dict>",
+        );
+        assert_eq!(
+            read_dictionary(&bytes, &Limits::DEFAULT),
+            Err(ParseError::DuplicateKey {
+                path: "L[1].K".into()
+            })
+        );
+    }
+}

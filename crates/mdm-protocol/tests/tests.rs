@@ -1,8 +1,13 @@
 //! Integration tests of `mdm-protocol` (one binary; each concern in its own module).
 
 // Test helpers outside `#[test]` functions unwrap too; std paths are natural in tests.
-#![allow(clippy::unwrap_used, clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc
+)]
 
+mod apple_examples;
 mod errors;
 mod fixtures;
 mod interop;
