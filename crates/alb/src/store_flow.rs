@@ -115,7 +115,10 @@ pub fn protection(
 ) -> Result<Protection, StoreFlowError> {
     if let Some(path) = key_file {
         let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
-            StoreFlowError::KeyFile { path: path.to_path_buf(), source }
+            StoreFlowError::KeyFile {
+                path: path.to_path_buf(),
+                source,
+            }
         })?);
         let ring = KeyRing::parse(&text).map_err(|source| StoreFlowError::Key {
             origin: format!("key file {}", path.display()),
@@ -130,7 +133,11 @@ pub fn protection(
         })?;
         return Ok(Protection::encrypted(ring));
     }
-    Ok(if cleartext { Protection::Cleartext } else { Protection::NoKey })
+    Ok(if cleartext {
+        Protection::Cleartext
+    } else {
+        Protection::NoKey
+    })
 }
 
 /// Opens the store at `url` (migrating its schema).
@@ -157,7 +164,10 @@ impl Target {
     /// [`StoreFlowError::Store`] with the invalid field.
     pub fn new(serial: &str, udid: Option<&str>) -> Result<Self, StoreFlowError> {
         code_store::check_serial(serial)?;
-        Ok(Self { serial: serial.to_owned(), udid: udid.map(Udid::new).transpose()? })
+        Ok(Self {
+            serial: serial.to_owned(),
+            udid: udid.map(Udid::new).transpose()?,
+        })
     }
 }
 
@@ -243,11 +253,53 @@ pub async fn resolve(store: &impl CodeStore, target: &Target) -> Result<Udid, St
     }
     let mut found = store.find(&target.serial).await?;
     found.retain(|r| r.identity.serial_number.as_deref() == Some(target.serial.as_str()));
+    // A device known by its UDID wins over the placeholder made before it enrolled.
+    if found.iter().any(|r| !is_placeholder(&r.udid)) {
+        found.retain(|r| !is_placeholder(&r.udid));
+    }
     match found.len() {
         0 => Ok(Udid::for_serial(&target.serial)?),
         1 => Ok(found.swap_remove(0).udid),
-        count => Err(StoreFlowError::AmbiguousSerial { serial: target.serial.clone(), count }),
+        count => Err(StoreFlowError::AmbiguousSerial {
+            serial: target.serial.clone(),
+            count,
+        }),
     }
+}
+
+fn is_placeholder(udid: &Udid) -> bool {
+    udid.as_str().starts_with("serial:")
+}
+
+/// When `udid`'s serial number is `serial` and a `serial:` placeholder record exists (a server
+/// code made before the device enrolled), restores the placeholder into the device's record, so
+/// the device's record holds its server code. The store's rules apply: nothing newer is
+/// replaced. Returns whether the device's record changed.
+///
+/// # Errors
+/// Store failures.
+pub async fn adopt_placeholder(
+    store: &impl CodeStore,
+    udid: &Udid,
+    serial: &str,
+) -> Result<bool, StoreFlowError> {
+    if is_placeholder(udid) {
+        return Ok(false);
+    }
+    let Some(mut placeholder) = store.record(&Udid::for_serial(serial)?).await? else {
+        return Ok(false);
+    };
+    placeholder.udid = udid.clone();
+    // Only the codes move; the placeholder knows nothing else about the device.
+    placeholder.last_unlock = None;
+    let outcome = store
+        .apply(
+            udid,
+            Change::Restore(Box::new(placeholder)),
+            Timestamp::now(),
+        )
+        .await?;
+    Ok(outcome.changed())
 }
 
 /// Commits `code` (with its `escrow_key`) as `target`'s server code. When this returns `Ok`
@@ -263,13 +315,24 @@ pub async fn commit_server_code(
     escrow_key: EscrowKey,
 ) -> Result<IssuedCode, StoreFlowError> {
     let udid = resolve(store, target).await?;
+    adopt_placeholder(store, &udid, &target.serial).await?;
     let now = Timestamp::now();
-    let identity = DeviceIdentity { serial_number: Some(target.serial.clone()), ..Default::default() };
+    let server_code = Change::ServerCode {
+        code: code.clone(),
+        escrow_key: escrow_key.clone(),
+    };
+    store.apply(&udid, server_code, now).await?;
+    let identity = DeviceIdentity {
+        serial_number: Some(target.serial.clone()),
+        ..Default::default()
+    };
     store.apply(&udid, Change::Identity(identity), now).await?;
-    store
-        .apply(&udid, Change::ServerCode { code: code.clone(), escrow_key: escrow_key.clone() }, now)
-        .await?;
-    Ok(IssuedCode { udid, serial: target.serial.clone(), code, escrow_key })
+    Ok(IssuedCode {
+        udid,
+        serial: target.serial.clone(),
+        code,
+        escrow_key,
+    })
 }
 
 /// Imports one export line (`alb import`): the record goes through the store's rules, so an
@@ -282,13 +345,18 @@ pub async fn import_line(
     line_number: usize,
     line: &str,
 ) -> Result<code_store::Outcome, StoreFlowError> {
-    let import = |source| StoreFlowError::Import { line: line_number, source };
+    let import = |source| StoreFlowError::Import {
+        line: line_number,
+        source,
+    };
     let record = code_store::export::RecordJson::from_line(line)
         .map_err(import)?
         .into_record()
         .map_err(import)?;
     let udid = record.udid.clone();
-    Ok(store.apply(&udid, Change::Restore(Box::new(record)), Timestamp::now()).await?)
+    Ok(store
+        .apply(&udid, Change::Restore(Box::new(record)), Timestamp::now())
+        .await?)
 }
 
 #[cfg(test)]
@@ -300,21 +368,31 @@ mod tests {
         let targets = parse_targets("f", "# fleet\nC02A\n\nC02B, UDID-1\nC02C\tUDID-2\n").unwrap();
         assert_eq!(targets.len(), 3);
         assert_eq!(targets[1].udid.as_ref().unwrap().as_str(), "UDID-1");
-        let err = parse_targets("f", "C02A\nbad serial!\n").unwrap_err().to_string();
+        let err = parse_targets("f", "C02A\nbad serial!\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("f:2:"), "{err}");
         assert!(parse_targets("f", "A B C\n").is_err());
     }
 
     #[test]
     fn protection_sources() {
-        assert!(matches!(protection(None, None, false).unwrap(), Protection::NoKey));
-        assert!(matches!(protection(None, Some(" "), true).unwrap(), Protection::Cleartext));
+        assert!(matches!(
+            protection(None, None, false).unwrap(),
+            Protection::NoKey
+        ));
+        assert!(matches!(
+            protection(None, Some(" "), true).unwrap(),
+            Protection::Cleartext
+        ));
         let key = code_store::StoreKey::generate().unwrap();
         assert!(matches!(
             protection(None, Some(&key.to_text()), false).unwrap(),
             Protection::Encrypted(_)
         ));
-        let err = protection(None, Some("alb-store-key-v1:k:zz"), false).unwrap_err().to_string();
+        let err = protection(None, Some("alb-store-key-v1:k:zz"), false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(STORE_KEY_VARIABLE), "{err}");
         assert!(protection(Some(Path::new("/nonexistent/key")), None, false).is_err());
     }
@@ -324,24 +402,42 @@ mod tests {
         let store = code_store::MemoryStore::new(Protection::Cleartext);
         let code = BypassCode::from_bytes([1; 16]);
         let key = EscrowKey::from_bytes([2; 32]);
-        let issued = commit_server_code(&store, &Target::new("SER1", None).unwrap(), code.clone(), key.clone())
-            .await
-            .unwrap();
+        let issued = commit_server_code(
+            &store,
+            &Target::new("SER1", None).unwrap(),
+            code.clone(),
+            key.clone(),
+        )
+        .await
+        .unwrap();
         assert_eq!(issued.udid.as_str(), "serial:SER1");
         // The same serial again lands on the same record.
-        let again = resolve(&store, &Target::new("SER1", None).unwrap()).await.unwrap();
+        let again = resolve(&store, &Target::new("SER1", None).unwrap())
+            .await
+            .unwrap();
         assert_eq!(again, issued.udid);
         let udid = Udid::new("U-1").unwrap();
         store
             .apply(
                 &udid,
-                Change::Identity(DeviceIdentity { serial_number: Some("SER2".into()), ..Default::default() }),
+                Change::Identity(DeviceIdentity {
+                    serial_number: Some("SER2".into()),
+                    ..Default::default()
+                }),
                 Timestamp::now(),
             )
             .await
             .unwrap();
-        assert_eq!(resolve(&store, &Target::new("SER2", None).unwrap()).await.unwrap(), udid);
+        assert_eq!(
+            resolve(&store, &Target::new("SER2", None).unwrap())
+                .await
+                .unwrap(),
+            udid
+        );
         let mismatch = resolve(&store, &Target::new("SER3", Some("U-1")).unwrap()).await;
-        assert!(matches!(mismatch, Err(StoreFlowError::SerialMismatch { .. })));
+        assert!(matches!(
+            mismatch,
+            Err(StoreFlowError::SerialMismatch { .. })
+        ));
     }
 }

@@ -2,4 +2,5 @@
 
 mod codes;
 mod protocol;
+mod store;
 mod unlock;

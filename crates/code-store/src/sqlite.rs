@@ -89,6 +89,29 @@ impl SqliteStore {
         &self.path
     }
 
+    /// Runs SQLite's `PRAGMA integrity_check` on the whole file.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] with SQLite's report when the file is damaged; SQLite failures.
+    pub async fn integrity_check(&self) -> Result<(), StoreError> {
+        self.with(|c| {
+            let report: Vec<String> = c
+                .prepare("PRAGMA integrity_check")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if report == ["ok"] {
+                Ok(())
+            } else {
+                Err(StoreError::Corrupt {
+                    udid: String::new(),
+                    field: "database file",
+                    reason: report.join("; "),
+                })
+            }
+        })
+        .await
+    }
+
     /// The newest schema version this program knows.
     #[must_use]
     pub fn schema_version() -> i64 {

@@ -12,12 +12,25 @@ use clap::Subcommand;
 /// Subcommands about codes and their escrow keys.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Make fresh codes from the OS CSPRNG and print each with its escrow key.
+    /// Make fresh codes from the OS CSPRNG and print each with its escrow key. With `--serial`
+    /// or `--serials`, each code is a device's server code: committed durably to the store
+    /// before it is printed.
     Generate {
-        /// How many codes to make.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        /// How many codes to make (without a device: codes not stored).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..),
+              conflicts_with_all = ["serial", "serials"])]
         count: u64,
-        /// One JSON object per line: `code`, `escrow_key`.
+        /// The device's serial number: store the code as its server code.
+        #[arg(long, conflicts_with = "serials")]
+        serial: Option<String>,
+        /// The device's UDID (with `--serial`), when known.
+        #[arg(long, requires = "serial")]
+        udid: Option<String>,
+        /// A file of devices, one `SERIAL [UDID]` per line: a server code for each, with a
+        /// progress bar on stderr.
+        #[arg(long, value_name = "FILE")]
+        serials: Option<std::path::PathBuf>,
+        /// One JSON object per line: `code`, `escrow_key` (and `serial`, `udid` for devices).
         #[arg(long)]
         json: bool,
     },
@@ -50,11 +63,27 @@ pub enum Command {
 }
 
 /// Runs one of the code subcommands.
-pub fn run(command: Command) -> Result<ExitCode, Error> {
+pub fn run(command: Command, store: &super::store::StoreArgs) -> Result<ExitCode, Error> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     match command {
-        Command::Generate { count, json } => {
+        Command::Generate {
+            serial: Some(serial),
+            udid,
+            json,
+            ..
+        } => {
+            let target = alb::store_flow::Target::new(&serial, udid.as_deref())?;
+            return super::store::generate(store, super::store::Targets::One(target), json);
+        }
+        Command::Generate {
+            serials: Some(file),
+            json,
+            ..
+        } => {
+            return super::store::generate(store, super::store::Targets::File(file), json);
+        }
+        Command::Generate { count, json, .. } => {
             for _ in 0..count {
                 let code = BypassCode::generate().map_err(Error::Random)?;
                 CodeReport::new(&code, false).write(&mut out, json)?;

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod codes;
 mod protocol;
+mod store;
 mod unlock;
 
 /// Make, read and check Apple Activation Lock bypass codes.
@@ -15,6 +16,9 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// The code store: `--store`, `--key-file`, `--cleartext` (global options).
+    #[command(flatten)]
+    pub store: store::StoreArgs,
 }
 
 /// Every subcommand, grouped by the crate it composes.
@@ -29,13 +33,17 @@ pub enum Command {
     /// Removing Activation Lock (`escrow-client`).
     #[command(flatten)]
     Unlock(unlock::Command),
+    /// The store of both codes per device (`code-store`).
+    #[command(flatten)]
+    Store(store::Command),
 }
 
 /// Runs a parsed command line; `Ok` carries the exit status of a command that ran to completion.
 pub fn run(cli: Cli) -> Result<ExitCode, alb::Error> {
     match cli.command {
-        Command::Codes(command) => codes::run(command),
+        Command::Codes(command) => codes::run(command, &cli.store),
         Command::Protocol(command) => protocol::run(command),
         Command::Unlock(command) => unlock::run(command),
+        Command::Store(command) => store::run(command, &cli.store),
     }
 }

@@ -1,0 +1,506 @@
+//! `alb keygen | show | history | missing | failed | export | import | ingest`, the global store
+//! options, and `alb generate --serial/--serials` (called from `codes.rs`).
+
+use std::{
+    fs,
+    io::{self, BufRead, Write},
+    path::PathBuf,
+    process::ExitCode,
+};
+
+use alb::{
+    Error,
+    store_flow::{self, StoreFlowError, Target},
+};
+use clap::{Args, Subcommand};
+use code_store::{
+    AnyStore, CodeStore, DeviceRecord, Event, HistoryEntry, StoreKey, Timestamp, export::RecordJson,
+};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+/// Where the store is and how its secrets are protected (global options).
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The store: `sqlite:PATH` (or a bare path), `postgres://USER@HOST/DB`, or `memory:`.
+    /// Default: `$XDG_DATA_HOME/alb/store.sqlite3`, else `~/.local/share/alb/store.sqlite3`.
+    #[arg(long, global = true, value_name = "URL", env = "ALB_STORE")]
+    pub store: Option<String>,
+    /// File holding the store key (`alb keygen` output; more lines = older keys, for reading).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Store secrets unencrypted when no key is given (throw-away stores only).
+    #[arg(long, global = true)]
+    pub cleartext: bool,
+}
+
+impl StoreArgs {
+    fn open(&self, runtime: &tokio::runtime::Runtime) -> Result<AnyStore, Error> {
+        let env_key = std::env::var(store_flow::STORE_KEY_VARIABLE)
+            .ok()
+            .map(Zeroizing::new);
+        let protection = store_flow::protection(
+            self.key_file.as_deref(),
+            env_key.as_deref().map(String::as_str),
+            self.cleartext,
+        )?;
+        let url = self
+            .store
+            .clone()
+            .unwrap_or_else(store_flow::default_store_url);
+        Ok(runtime.block_on(store_flow::open_store(&url, protection))?)
+    }
+}
+
+/// Subcommands about the store of codes.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a new random store key, in the form `--key-file` and `ALB_STORE_KEY` read.
+    Keygen,
+    /// Print a device's current record (by UDID or serial number).
+    Show {
+        /// The device's UDID or serial number.
+        device: String,
+        /// One JSON object per matching record.
+        #[arg(long)]
+        json: bool,
+        /// Print the codes, escrow key and unlock token instead of `<redacted>`.
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Print a device's history: every change and unlock attempt (secrets never shown).
+    History {
+        /// The device's UDID or serial number.
+        device: String,
+        /// One JSON object per event.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List devices without a device code, with the end of their 15-day window.
+    Missing {
+        /// One JSON object per device.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List devices whose last unlock attempt did not unlock them.
+    Failed {
+        /// One JSON object per device.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print every record, one JSON object per line (backups, moving between backends).
+    Export {
+        /// Accepted for symmetry: the export is always JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Include the secrets (needed for `alb import`).
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Read records printed by `alb export --reveal` (FILE or `-` for stdin); each goes through
+    /// the retention rule, so nothing already stored is lost.
+    Import {
+        /// The export file; `-` or nothing for standard input.
+        file: Option<PathBuf>,
+    },
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Runs one of the store subcommands.
+pub fn run(command: Command, args: &StoreArgs) -> Result<ExitCode, Error> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if let Command::Keygen = command {
+        let key = StoreKey::generate().map_err(|source| StoreFlowError::Key {
+            origin: "keygen".to_owned(),
+            source,
+        })?;
+        writeln!(out, "{}", key.to_text().as_str())?;
+        eprintln!(
+            "alb: keep this key secret and backed up: without it the stored codes cannot be read. \
+             Save it to a file (mode 0600) for --key-file, or set {}.",
+            store_flow::STORE_KEY_VARIABLE
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let runtime = runtime()?;
+    let store = args.open(&runtime)?;
+    let status = runtime.block_on(async {
+        match command {
+            Command::Keygen => Ok(ExitCode::SUCCESS),
+            Command::Show {
+                device,
+                json,
+                reveal,
+            } => show(&store, &mut out, &device, json, reveal).await,
+            Command::History { device, json } => history(&store, &mut out, &device, json).await,
+            Command::Missing { json } => missing(&store, &mut out, json).await,
+            Command::Failed { json } => {
+                let failed = store.failed_unlocks().await.map_err(StoreFlowError::from)?;
+                for record in &failed {
+                    write_record(&mut out, record, json, false)?;
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Export { json: _, reveal } => {
+                for record in store.records().await.map_err(StoreFlowError::from)? {
+                    writeln!(
+                        out,
+                        "{}",
+                        RecordJson::from_record(&record, reveal).to_line().as_str()
+                    )?;
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Import { file } => import(&store, &mut out, file).await,
+        }
+    })?;
+    out.flush()?;
+    Ok(status)
+}
+
+async fn find(store: &AnyStore, device: &str) -> Result<Vec<DeviceRecord>, Error> {
+    let found = store.find(device).await.map_err(StoreFlowError::from)?;
+    if found.is_empty() {
+        eprintln!("alb: no device with UDID or serial number {device:?}");
+    }
+    Ok(found)
+}
+
+async fn show(
+    store: &AnyStore,
+    out: &mut impl Write,
+    device: &str,
+    json: bool,
+    reveal: bool,
+) -> Result<ExitCode, Error> {
+    let found = find(store, device).await?;
+    for (i, record) in found.iter().enumerate() {
+        if i > 0 && !json {
+            writeln!(out)?;
+        }
+        write_record(out, record, json, reveal)?;
+    }
+    Ok(if found.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn write_record(
+    out: &mut impl Write,
+    record: &DeviceRecord,
+    json: bool,
+    reveal: bool,
+) -> Result<(), Error> {
+    let view = RecordJson::from_record(record, reveal);
+    if json {
+        writeln!(out, "{}", view.to_line().as_str())?;
+        return Ok(());
+    }
+    let line = |out: &mut dyn Write, name: &str, value: Option<&str>| -> io::Result<()> {
+        match value {
+            Some(value) => writeln!(out, "{name:<15} {value}"),
+            None => Ok(()),
+        }
+    };
+    line(out, "udid:", Some(&view.udid))?;
+    line(out, "serial_number:", view.serial_number.as_deref())?;
+    line(out, "product_type:", view.product_type.as_deref())?;
+    line(out, "imei:", view.imei.as_deref())?;
+    line(out, "imei2:", view.imei2.as_deref())?;
+    line(out, "meid:", view.meid.as_deref())?;
+    line(out, "enrolled_at:", view.enrolled_at.as_deref())?;
+    let timed = |value: &Option<Zeroizing<String>>, at: &Option<String>, what: &str| {
+        value.as_ref().map(|v| {
+            Zeroizing::new(format!(
+                "{}  ({what} {})",
+                v.as_str(),
+                at.as_deref().unwrap_or("?")
+            ))
+        })
+    };
+    match timed(&view.device_code, &view.device_code_received_at, "received") {
+        Some(text) => line(out, "device_code:", Some(&text))?,
+        None => {
+            let deadline = match record.device_code_deadline() {
+                Some(d) => format!("(none yet; retrieve before {d})"),
+                None => "(none yet)".to_owned(),
+            };
+            line(out, "device_code:", Some(&deadline))?;
+        }
+    }
+    let server = timed(&view.server_code, &view.server_code_created_at, "created");
+    line(out, "server_code:", server.as_deref().map(String::as_str))?;
+    line(
+        out,
+        "escrow_key:",
+        view.escrow_key.as_deref().map(String::as_str),
+    )?;
+    let token = timed(
+        &view.unlock_token,
+        &view.unlock_token_received_at,
+        "received",
+    );
+    line(out, "unlock_token:", token.as_deref().map(String::as_str))?;
+    if let Some(a) = &view.last_unlock {
+        line(
+            out,
+            "last_unlock:",
+            Some(&format!("{} code {} at {}", a.code, a.outcome, a.at)),
+        )?;
+    }
+    line(out, "updated_at:", Some(&view.updated_at))?;
+    Ok(())
+}
+
+/// One history event as `alb history --json` prints it (never a secret).
+#[derive(Serialize)]
+struct HistoryJson<'a> {
+    udid: &'a str,
+    seq: i64,
+    at: String,
+    event: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+fn describe(event: &Event) -> Option<String> {
+    let replaced = |r: bool| if r { "replaced" } else { "first" }.to_owned();
+    match event {
+        Event::Created => None,
+        Event::IdentityChanged { fields } => Some(fields.join(",")),
+        Event::Enrolled { at } => Some(at.to_string()),
+        Event::DeviceCodeStored { replaced: r, .. }
+        | Event::ServerCodeStored { replaced: r, .. }
+        | Event::UnlockTokenStored { replaced: r, .. } => Some(replaced(*r)),
+        Event::UnlockAttempted { code, outcome } => {
+            Some(format!("{} code {}", code.as_str(), outcome.as_str()))
+        }
+        _ => None,
+    }
+}
+
+async fn history(
+    store: &AnyStore,
+    out: &mut impl Write,
+    device: &str,
+    json: bool,
+) -> Result<ExitCode, Error> {
+    let found = find(store, device).await?;
+    for record in &found {
+        let entries: Vec<HistoryEntry> = store
+            .history(&record.udid)
+            .await
+            .map_err(StoreFlowError::from)?;
+        for entry in entries {
+            let detail = describe(&entry.event);
+            if json {
+                let line = HistoryJson {
+                    udid: record.udid.as_str(),
+                    seq: entry.seq,
+                    at: entry.at.to_string(),
+                    event: entry.event.name(),
+                    detail,
+                };
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string(&line).map_err(io::Error::from)?
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "{}  {}  {:<14} {}",
+                    record.udid,
+                    entry.at,
+                    entry.event.name(),
+                    detail.unwrap_or_default()
+                )?;
+            }
+        }
+    }
+    Ok(if found.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// One device without a device code, as `alb missing --json` prints it.
+#[derive(Serialize)]
+struct MissingJson<'a> {
+    udid: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    serial_number: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enrolled_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deadline: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    days_left: Option<i64>,
+}
+
+async fn missing(store: &AnyStore, out: &mut impl Write, json: bool) -> Result<ExitCode, Error> {
+    for m in store
+        .missing(Timestamp::now())
+        .await
+        .map_err(StoreFlowError::from)?
+    {
+        let serial = m.record.identity.serial_number.as_deref();
+        if json {
+            let line = MissingJson {
+                udid: m.record.udid.as_str(),
+                serial_number: serial,
+                enrolled_at: m.record.enrolled_at.map(|t| t.to_string()),
+                deadline: m.deadline.map(|t| t.to_string()),
+                days_left: m.days_left,
+            };
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(&line).map_err(io::Error::from)?
+            )?;
+        } else {
+            let when = match (m.deadline, m.days_left) {
+                (Some(d), Some(days)) if days >= 0 => format!("before {d} ({days} days left)"),
+                (Some(d), Some(_)) => format!("window closed {d}"),
+                _ => "enrolment time unknown".to_owned(),
+            };
+            writeln!(out, "{}  {}  {when}", m.record.udid, serial.unwrap_or("-"))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_input(file: Option<&PathBuf>) -> Result<Box<dyn BufRead>, Error> {
+    Ok(match file {
+        Some(path) if path.as_os_str() != "-" => {
+            Box::new(io::BufReader::new(fs::File::open(path).map_err(|e| {
+                io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+            })?))
+        }
+        _ => Box::new(io::BufReader::new(io::stdin())),
+    })
+}
+
+async fn import(
+    store: &AnyStore,
+    out: &mut impl Write,
+    file: Option<PathBuf>,
+) -> Result<ExitCode, Error> {
+    let input = read_input(file.as_ref())?;
+    let (mut changed, mut unchanged, mut refused) = (0_u64, 0_u64, 0_u64);
+    for (index, line) in input.lines().enumerate() {
+        let line = Zeroizing::new(line?);
+        if line.trim().is_empty() {
+            continue;
+        }
+        match store_flow::import_line(store, index + 1, &line).await {
+            Ok(outcome) if outcome.changed() => changed += 1,
+            Ok(_) => unchanged += 1,
+            Err(e @ StoreFlowError::Import { .. }) => {
+                eprintln!("alb: import: {e}");
+                refused += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    writeln!(
+        out,
+        "imported: {changed} changed, {unchanged} unchanged, {refused} refused"
+    )?;
+    Ok(if refused == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Which devices `alb generate` makes server codes for.
+#[derive(Debug)]
+pub enum Targets {
+    /// One device.
+    One(Target),
+    /// A file of serial numbers (`SERIAL [UDID]` per line).
+    File(PathBuf),
+}
+
+/// One issued code as printed by `alb generate --serial(s) --json`.
+#[derive(Serialize)]
+struct IssuedJson<'a> {
+    serial: &'a str,
+    udid: &'a str,
+    code: &'a str,
+    escrow_key: &'a str,
+}
+
+/// Codes handled per batch of escrow-key computations.
+const BATCH: usize = 32;
+
+/// `alb generate --serial S [--udid U]` / `--serials FILE`: makes a code per device, commits it
+/// durably to the store, and only then prints it.
+pub fn generate(args: &StoreArgs, targets: Targets, json: bool) -> Result<ExitCode, Error> {
+    let targets = match targets {
+        Targets::One(target) => vec![target],
+        Targets::File(path) => {
+            let text = fs::read_to_string(&path)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            store_flow::parse_targets(&path.display().to_string(), &text)?
+        }
+    };
+    let runtime = runtime()?;
+    let store = args.open(&runtime)?;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let progress = indicatif::ProgressBar::with_draw_target(
+        Some(u64::try_from(targets.len()).unwrap_or(u64::MAX)),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if targets.len() == 1 {
+        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    for chunk in targets.chunks(BATCH) {
+        let codes = store_flow::fresh_codes(chunk.len())?;
+        let keys = store_flow::escrow_keys(&codes);
+        for ((target, code), key) in chunk.iter().zip(codes).zip(keys) {
+            // Durable first; the code is printed only once the commit returned.
+            let issued =
+                runtime.block_on(store_flow::commit_server_code(&store, target, code, key))?;
+            let code_text = Zeroizing::new(issued.code.to_string());
+            let key_text = Zeroizing::new(issued.escrow_key.to_string());
+            let line = if json {
+                Zeroizing::new(
+                    serde_json::to_string(&IssuedJson {
+                        serial: &issued.serial,
+                        udid: issued.udid.as_str(),
+                        code: &code_text,
+                        escrow_key: &key_text,
+                    })
+                    .map_err(io::Error::from)?,
+                )
+            } else {
+                Zeroizing::new(format!(
+                    "{}  {}  {}",
+                    issued.serial,
+                    code_text.as_str(),
+                    key_text.as_str()
+                ))
+            };
+            progress.suspend(|| {
+                writeln!(out, "{}", line.as_str())?;
+                out.flush()
+            })?;
+            progress.inc(1);
+        }
+    }
+    progress.finish_and_clear();
+    Ok(ExitCode::SUCCESS)
+}

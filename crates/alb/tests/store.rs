@@ -1,0 +1,301 @@
+//! The store commands of the real `alb` binary: keys, generate (durable before printed, even
+//! when killed), show/history/missing, export/import, ingest.
+
+// Helpers shared by these tests are test code too.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Command, Output, Stdio},
+};
+
+use bypass_code::{BypassCode, EscrowKey};
+use code_store::{CodeStore, KeyRing, Protection, SqliteStore, Udid};
+use tempfile::TempDir;
+
+/// A temporary SQLite store and key file, and `alb` commands pointed at them.
+struct Fixture {
+    dir: TempDir,
+    key: String,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_alb"))
+            .arg("keygen")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        std::fs::write(dir.path().join("key"), &key).unwrap();
+        Self { dir, key }
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("store.sqlite3")
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `alb --store sqlite:<db> --key-file <key> ARGS`, with no store variables inherited.
+    fn alb(&self, args: &[&str]) -> Command {
+        self.alb_at(&format!("sqlite:{}", self.db().display()), args)
+    }
+
+    /// `alb --store URL --key-file <key> ARGS`.
+    fn alb_at(&self, url: &str, args: &[&str]) -> Command {
+        let mut command = self.bare_at(url, args);
+        command.arg("--key-file").arg(self.dir.path().join("key"));
+        command
+    }
+
+    /// `alb --store sqlite:<db> ARGS` without a key.
+    fn bare(&self, args: &[&str]) -> Command {
+        self.bare_at(&format!("sqlite:{}", self.db().display()), args)
+    }
+
+    /// `alb --store URL ARGS` without a key.
+    fn bare_at(&self, url: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_alb"));
+        command
+            .args(args)
+            .arg("--store")
+            .arg(url)
+            .env_remove("ALB_STORE_KEY")
+            .env_remove("ALB_STORE");
+        command
+    }
+
+    async fn open(&self) -> SqliteStore {
+        let ring = KeyRing::parse(&self.key).unwrap();
+        SqliteStore::open(self.db(), Protection::encrypted(ring))
+            .await
+            .unwrap()
+    }
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn json(line: &str) -> serde_json::Value {
+    serde_json::from_str(line).unwrap()
+}
+
+#[test]
+fn keygen_prints_a_key_file_line() {
+    let f = Fixture::new();
+    let (prefix, rest) = f.key.split_once(':').unwrap();
+    assert_eq!(prefix, "alb-store-key-v1");
+    let (id, material) = rest.split_once(':').unwrap();
+    assert!(!id.is_empty());
+    assert_eq!(material.len(), 64);
+    assert_ne!(Fixture::new().key, f.key, "keys are random");
+}
+
+#[tokio::test]
+async fn generate_for_a_device_stores_before_printing_and_show_redacts() {
+    let f = Fixture::new();
+    let out = run(&mut f.alb(&[
+        "generate", "--serial", "C02TEST1", "--udid", "UDID-A", "--json",
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = json(stdout(&out).trim());
+    let code: BypassCode = printed["code"].as_str().unwrap().parse().unwrap();
+    let key: EscrowKey = printed["escrow_key"].as_str().unwrap().parse().unwrap();
+    assert!(key.verify(&code));
+    assert_eq!(printed["udid"], "UDID-A");
+
+    let record = f
+        .open()
+        .await
+        .record(&Udid::new("UDID-A").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let server = record.server_code.unwrap();
+    assert_eq!(server.code, code);
+    assert_eq!(record.identity.serial_number.as_deref(), Some("C02TEST1"));
+
+    let shown = run(&mut f.alb(&["show", "C02TEST1"]));
+    assert!(shown.status.success());
+    let text = stdout(&shown);
+    assert!(
+        text.contains("<redacted>") && !text.contains(&code.to_string()),
+        "{text}"
+    );
+    let revealed = run(&mut f.alb(&["show", "UDID-A", "--json", "--reveal"]));
+    assert_eq!(
+        json(stdout(&revealed).trim())["server_code"],
+        code.to_string()
+    );
+    let history = run(&mut f.alb(&["history", "UDID-A", "--json"]));
+    let events: Vec<String> = stdout(&history)
+        .lines()
+        .map(|l| json(l)["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(events, ["created", "server_code", "identity"]);
+    assert!(!stdout(&history).contains(&code.to_string()));
+
+    let unknown = run(&mut f.alb(&["show", "NOSUCH"]));
+    assert_eq!(unknown.status.code(), Some(1));
+}
+
+#[test]
+fn secrets_need_the_right_key() {
+    let f = Fixture::new();
+    let refused = run(&mut f.bare(&["generate", "--serial", "C02NOKEY"]));
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        refused.stdout.is_empty(),
+        "nothing printed when nothing was stored"
+    );
+    assert!(
+        stderr(&refused).contains("without an encryption key"),
+        "{}",
+        stderr(&refused)
+    );
+
+    assert!(
+        run(&mut f.alb(&["generate", "--serial", "C02KEY"]))
+            .status
+            .success()
+    );
+    let other = Fixture::new();
+    let wrong = run(f.bare(&["show", "C02KEY"]).env("ALB_STORE_KEY", &other.key));
+    assert_eq!(wrong.status.code(), Some(2));
+    let message = stderr(&wrong);
+    assert!(message.contains("which was not given"), "{message}");
+    let none = run(&mut f.bare(&["show", "C02KEY"]));
+    assert!(
+        stderr(&none).contains("a store key is needed"),
+        "{}",
+        stderr(&none)
+    );
+    // Cleartext must be asked for explicitly.
+    assert!(
+        run(&mut f.bare_at(
+            "memory:",
+            &["generate", "--serial", "C02CLEAR", "--cleartext"]
+        ))
+        .status
+        .success()
+    );
+}
+
+#[test]
+fn export_import_round_trip_refuses_redacted_values() {
+    let f = Fixture::new();
+    std::fs::write(f.path("serials"), "C02E1\nC02E2 UDID-E2\n").unwrap();
+    let serials = f.path("serials");
+    assert!(
+        run(&mut f.alb(&["generate", "--serials", serials.to_str().unwrap()]))
+            .status
+            .success()
+    );
+    let revealed = stdout(&run(&mut f.alb(&["export", "--reveal"])));
+    assert_eq!(revealed.lines().count(), 2);
+    std::fs::write(f.path("export.jsonl"), &revealed).unwrap();
+    let redacted = stdout(&run(&mut f.alb(&["export"])));
+    assert!(redacted.contains("<redacted>"));
+    std::fs::write(f.path("redacted.jsonl"), &redacted).unwrap();
+
+    let other = format!("sqlite:{}", f.path("other.sqlite3").display());
+    let exported = f.path("export.jsonl");
+    let imported = run(&mut f.alb_at(&other, &["import", exported.to_str().unwrap()]));
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    assert_eq!(
+        stdout(&imported).trim(),
+        "imported: 2 changed, 0 unchanged, 0 refused"
+    );
+    let again = stdout(&run(&mut f.alb_at(&other, &["export", "--reveal"])));
+    assert_eq!(again, revealed);
+    let redacted_file = f.path("redacted.jsonl");
+    let refused = run(&mut f.alb_at(&other, &["import", redacted_file.to_str().unwrap()]));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("redacted"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+/// SIGKILL in the middle of a bulk generation: every code printed is in the store, and the
+/// database opens cleanly.
+#[tokio::test]
+async fn killed_bulk_generation_loses_no_printed_code() {
+    let f = Fixture::new();
+    let serials: String = (0..5000).map(|i| format!("C02K{i:06}\n")).collect();
+    std::fs::write(f.path("fleet"), serials).unwrap();
+    let mut child = f
+        .alb(&[
+            "generate",
+            "--serials",
+            f.path("fleet").to_str().unwrap(),
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    for _ in 0..40 {
+        printed.push(lines.next().unwrap().unwrap());
+    }
+    child.kill().unwrap(); // SIGKILL
+    // Whatever reached the pipe before the kill counts as printed too.
+    printed.extend(lines.map_while(Result::ok));
+    child.wait().unwrap();
+    assert!(printed.len() < 5000, "killed mid-way");
+
+    let store = f.open().await;
+    store.integrity_check().await.unwrap();
+    for line in &printed {
+        let v = json(line);
+        let udid = Udid::new(v["udid"].as_str().unwrap()).unwrap();
+        let record = store
+            .record(&udid)
+            .await
+            .unwrap()
+            .expect("printed code is stored");
+        assert_eq!(
+            record.server_code.unwrap().code.to_string(),
+            v["code"].as_str().unwrap()
+        );
+        assert_eq!(
+            record.identity.serial_number.as_deref(),
+            v["serial"].as_str()
+        );
+    }
+    // The store stays usable.
+    drop(store);
+    let out = run(&mut f.alb(&["generate", "--serial", "C02AFTER"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn missing_lists_devices_without_a_device_code() {
+    let f = Fixture::new();
+    assert!(
+        run(&mut f.alb(&["generate", "--serial", "C02MISS", "--udid", "UDID-M"]))
+            .status
+            .success()
+    );
+    let out = run(&mut f.alb(&["missing", "--json"]));
+    let v = json(stdout(&out).trim());
+    assert_eq!(v["udid"], "UDID-M");
+    assert_eq!(v["serial_number"], "C02MISS");
+}
