@@ -78,151 +78,179 @@ enum Frame {
     },
 }
 
+impl Frame {
+    fn into_value(self) -> Value {
+        match self {
+            Self::Array(items) => Value::Array(items),
+            Self::Dict { dict, .. } => Value::Dictionary(dict),
+        }
+    }
+}
+
+/// The tree under construction: containers being filled and the finished root. Whatever it
+/// still holds when dropped (on any error) is scrubbed, as it may hold secrets.
+struct Builder<'a> {
+    stack: Vec<Frame>,
+    root: Option<Value>,
+    values: usize,
+    decoded: usize,
+    format: PlistFormat,
+    limits: &'a Limits,
+}
+
+impl Drop for Builder<'_> {
+    fn drop(&mut self) {
+        for frame in self.stack.drain(..) {
+            scrub(frame.into_value());
+        }
+        if let Some(value) = self.root.take() {
+            scrub(value);
+        }
+    }
+}
+
+impl Builder<'_> {
+    fn syntax(&self, reason: &str) -> ParseError {
+        ParseError::Syntax {
+            format: self.format.as_str(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn event(&mut self, event: OwnedEvent) -> Result<(), ParseError> {
+        if self.root.is_some() {
+            return Err(self.syntax("content after the top-level value"));
+        }
+        self.values += 1;
+        if self.values > self.limits.max_values {
+            return Err(ParseError::TooManyValues {
+                limit: self.limits.max_values,
+            });
+        }
+        let value = match event {
+            Event::StartArray(_) | Event::StartDictionary(_) => {
+                if self.stack.len() >= self.limits.max_depth {
+                    return Err(ParseError::TooDeep {
+                        limit: self.limits.max_depth,
+                    });
+                }
+                self.stack.push(if matches!(event, Event::StartArray(_)) {
+                    Frame::Array(Vec::new())
+                } else {
+                    Frame::Dict {
+                        dict: Dictionary::new(),
+                        key: None,
+                    }
+                });
+                return Ok(());
+            }
+            Event::EndCollection => match self.stack.pop() {
+                Some(Frame::Dict {
+                    key: Some(key),
+                    dict,
+                }) => {
+                    scrub(Value::Dictionary(dict));
+                    scrub(Value::String(key));
+                    return Err(self.syntax("dictionary key without a value"));
+                }
+                Some(frame) => frame.into_value(),
+                None => return Err(self.syntax("end of a container that was not started")),
+            },
+            Event::Boolean(b) => Value::Boolean(b),
+            Event::Data(data) => {
+                self.decoded = self.decoded.saturating_add(data.len());
+                Value::Data(data.into_owned())
+            }
+            Event::Date(date) => Value::Date(date),
+            Event::Integer(i) => Value::Integer(i),
+            Event::Real(r) => Value::Real(r),
+            Event::String(s) => {
+                self.decoded = self.decoded.saturating_add(s.len());
+                Value::String(s.into_owned())
+            }
+            Event::Uid(uid) => Value::Uid(uid),
+            _ => return Err(self.syntax("unsupported property-list event")),
+        };
+        if self.decoded > self.limits.max_decoded_bytes {
+            scrub(value);
+            return Err(ParseError::TooManyDecodedBytes {
+                limit: self.limits.max_decoded_bytes,
+            });
+        }
+        self.place(value)
+    }
+
+    /// Puts a finished value into its container (or makes it the root).
+    fn place(&mut self, value: Value) -> Result<(), ParseError> {
+        let duplicate = match self.stack.last_mut() {
+            None => {
+                self.root = Some(value);
+                return Ok(());
+            }
+            Some(Frame::Array(items)) => {
+                items.push(value);
+                return Ok(());
+            }
+            Some(Frame::Dict { dict, key }) => match (key.take(), value) {
+                (None, Value::String(k)) => {
+                    *key = Some(k);
+                    return Ok(());
+                }
+                (None, other) => Err(other),
+                (Some(k), value) if dict.contains_key(&k) => Ok((k, value)),
+                (Some(k), value) => {
+                    dict.insert(k, value);
+                    return Ok(());
+                }
+            },
+        };
+        match duplicate {
+            Ok((key, value)) => {
+                scrub(value);
+                Err(ParseError::DuplicateKey {
+                    path: path_of(&self.stack, &key),
+                })
+            }
+            Err(not_a_key) => {
+                let found = crate::fields::type_name(&not_a_key);
+                scrub(not_a_key);
+                Err(ParseError::WrongType {
+                    path: path_of(&self.stack, "<key>"),
+                    expected: "string (dictionary key)",
+                    found,
+                })
+            }
+        }
+    }
+}
+
 /// Builds one value from events without recursion, counting depth, values and decoded bytes.
 fn build<I>(events: I, format: PlistFormat, limits: &Limits) -> Result<Value, ParseError>
 where
     I: Iterator<Item = Result<OwnedEvent, plist::Error>>,
 {
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut root: Option<Value> = None;
-    let mut values = 0usize;
-    let mut decoded = 0usize;
-    let result = (|| {
-        for event in events {
-            let event = event.map_err(|error| ParseError::Syntax {
-                format: format.as_str(),
-                reason: error.to_string(),
-            })?;
-            if root.is_some() {
-                return Err(ParseError::Syntax {
-                    format: format.as_str(),
-                    reason: "content after the top-level value".to_owned(),
-                });
-            }
-            values += 1;
-            if values > limits.max_values {
-                return Err(ParseError::TooManyValues {
-                    limit: limits.max_values,
-                });
-            }
-            let value = match event {
-                Event::StartArray(_) | Event::StartDictionary(_) => {
-                    if stack.len() >= limits.max_depth {
-                        return Err(ParseError::TooDeep {
-                            limit: limits.max_depth,
-                        });
-                    }
-                    stack.push(if matches!(event, Event::StartArray(_)) {
-                        Frame::Array(Vec::new())
-                    } else {
-                        Frame::Dict {
-                            dict: Dictionary::new(),
-                            key: None,
-                        }
-                    });
-                    continue;
-                }
-                Event::EndCollection => match stack.pop() {
-                    Some(Frame::Array(items)) => Value::Array(items),
-                    Some(Frame::Dict { dict, key: None }) => Value::Dictionary(dict),
-                    Some(Frame::Dict { key: Some(_), .. }) => {
-                        return Err(ParseError::Syntax {
-                            format: format.as_str(),
-                            reason: "dictionary key without a value".to_owned(),
-                        });
-                    }
-                    None => {
-                        return Err(ParseError::Syntax {
-                            format: format.as_str(),
-                            reason: "end of a container that was not started".to_owned(),
-                        });
-                    }
-                },
-                Event::Boolean(b) => Value::Boolean(b),
-                Event::Data(data) => {
-                    decoded = decoded.saturating_add(data.len());
-                    Value::Data(data.into_owned())
-                }
-                Event::Date(date) => Value::Date(date),
-                Event::Integer(i) => Value::Integer(i),
-                Event::Real(r) => Value::Real(r),
-                Event::String(s) => {
-                    decoded = decoded.saturating_add(s.len());
-                    Value::String(s.into_owned())
-                }
-                Event::Uid(uid) => Value::Uid(uid),
-                _ => {
-                    return Err(ParseError::Syntax {
-                        format: format.as_str(),
-                        reason: "unsupported property-list event".to_owned(),
-                    });
-                }
-            };
-            if decoded > limits.max_decoded_bytes {
-                scrub(value);
-                return Err(ParseError::TooManyDecodedBytes {
-                    limit: limits.max_decoded_bytes,
-                });
-            }
-            match stack.last_mut() {
-                None => root = Some(value),
-                Some(Frame::Array(items)) => items.push(value),
-                Some(Frame::Dict { dict, key }) => match key.take() {
-                    Some(k) => {
-                        if dict.contains_key(&k) {
-                            scrub(value);
-                            return Err(ParseError::DuplicateKey {
-                                path: path_of(&stack, &k),
-                            });
-                        }
-                        dict.insert(k, value);
-                    }
-                    None => match value {
-                        Value::String(k) => *key = Some(k),
-                        other => {
-                            let found = crate::fields::type_name(&other);
-                            scrub(other);
-                            return Err(ParseError::WrongType {
-                                path: path_of(&stack, "<key>"),
-                                expected: "string (dictionary key)",
-                                found,
-                            });
-                        }
-                    },
-                },
-            }
-        }
-        Ok(())
-    })();
-    // Whatever was read is scrubbed on every error: it may hold secrets.
-    if let Err(error) = result {
-        for frame in stack.drain(..) {
-            match frame {
-                Frame::Array(items) => scrub(Value::Array(items)),
-                Frame::Dict { dict, .. } => scrub(Value::Dictionary(dict)),
-            }
-        }
-        if let Some(value) = root {
-            scrub(value);
-        }
-        return Err(error);
-    }
-    if !stack.is_empty() {
-        for frame in stack.drain(..) {
-            match frame {
-                Frame::Array(items) => scrub(Value::Array(items)),
-                Frame::Dict { dict, .. } => scrub(Value::Dictionary(dict)),
-            }
-        }
-        return Err(ParseError::Syntax {
+    let mut builder = Builder {
+        stack: Vec::new(),
+        root: None,
+        values: 0,
+        decoded: 0,
+        format,
+        limits,
+    };
+    for event in events {
+        let event = event.map_err(|error| ParseError::Syntax {
             format: format.as_str(),
-            reason: "input ends inside a container".to_owned(),
-        });
+            reason: error.to_string(),
+        })?;
+        builder.event(event)?;
     }
-    root.ok_or(ParseError::Syntax {
-        format: format.as_str(),
-        reason: "no property list found".to_owned(),
-    })
+    if !builder.stack.is_empty() {
+        return Err(builder.syntax("input ends inside a container"));
+    }
+    builder
+        .root
+        .take()
+        .ok_or_else(|| builder.syntax("no property list found"))
 }
 
 /// A best-effort key path for errors raised while building (dictionary keys on the stack).
