@@ -44,6 +44,8 @@ pub const UNLOCK_PATH: &str = "/deviceservicesworkers/escrowKeyUnlock";
 const MAX_HEAD: usize = 64 * 1024;
 /// The largest request body the server reads.
 const MAX_BODY: usize = 1024 * 1024;
+/// How many requests the server keeps (it counts them all).
+pub const MAX_RECORDED: usize = 10_000;
 
 /// A certificate and its key, PEM-encoded.
 #[derive(Clone)]
@@ -317,16 +319,19 @@ impl RecordedRequest {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
+    request_count: AtomicUsize,
     script: Mutex<VecDeque<Reply>>,
+    after_script: Mutex<Reply>,
     connections: AtomicUsize,
     handshake_failures: AtomicUsize,
 }
 
 /// A loopback HTTPS server requiring client certificates, answering from a script and
-/// recording every request. Once the script is exhausted it answers `503`. Stops when dropped.
+/// recording every request (the first [`MAX_RECORDED`]). Once the script is exhausted it
+/// answers `503` (see [`set_after_script`](Self::set_after_script)). Stops when dropped.
 #[derive(Debug)]
 pub struct RecordingServer {
     addr: SocketAddr,
@@ -360,8 +365,12 @@ impl RecordingServer {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
+            requests: Mutex::new(Vec::new()),
+            request_count: AtomicUsize::new(0),
             script: Mutex::new(script.into_iter().collect()),
-            ..Shared::default()
+            after_script: Mutex::new(Reply::with_body(503, "script exhausted")),
+            connections: AtomicUsize::new(0),
+            handshake_failures: AtomicUsize::new(0),
         });
         let acceptor = TlsAcceptor::from(config);
         let task = tokio::spawn(serve(listener, acceptor, Arc::clone(&shared)));
@@ -380,7 +389,22 @@ impl RecordingServer {
         format!("https://{}{UNLOCK_PATH}", self.addr)
     }
 
-    /// Every request read so far, in order.
+    /// What to answer once the script is exhausted (default: `503`, body `script exhausted`).
+    pub fn set_after_script(&self, reply: Reply) {
+        *self
+            .shared
+            .after_script
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = reply;
+    }
+
+    /// How many requests were read so far (recorded or not).
+    #[must_use]
+    pub fn request_count(&self) -> usize {
+        self.shared.request_count.load(Ordering::SeqCst)
+    }
+
+    /// Every request read so far, in order (the first [`MAX_RECORDED`]).
     #[must_use]
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared
@@ -438,17 +462,28 @@ async fn serve_connection(
         let close = request
             .header("connection")
             .is_some_and(|value| value.eq_ignore_ascii_case("close"));
-        shared
-            .requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(request);
+        shared.request_count.fetch_add(1, Ordering::SeqCst);
+        {
+            let mut requests = shared
+                .requests
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if requests.len() < MAX_RECORDED {
+                requests.push(request);
+            }
+        }
         let reply = shared
             .script
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop_front()
-            .unwrap_or_else(|| Reply::with_body(503, "script exhausted"));
+            .unwrap_or_else(|| {
+                shared
+                    .after_script
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+            });
         match reply {
             Reply::Status { status, body } => {
                 let head = format!(
