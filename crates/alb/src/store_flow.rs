@@ -254,8 +254,8 @@ pub async fn resolve(store: &impl CodeStore, target: &Target) -> Result<Udid, St
     let mut found = store.find(&target.serial).await?;
     found.retain(|r| r.identity.serial_number.as_deref() == Some(target.serial.as_str()));
     // A device known by its UDID wins over the placeholder made before it enrolled.
-    if found.iter().any(|r| !is_placeholder(&r.udid)) {
-        found.retain(|r| !is_placeholder(&r.udid));
+    if found.iter().any(|r| !r.udid.is_placeholder()) {
+        found.retain(|r| !r.udid.is_placeholder());
     }
     match found.len() {
         0 => Ok(Udid::for_serial(&target.serial)?),
@@ -267,14 +267,10 @@ pub async fn resolve(store: &impl CodeStore, target: &Target) -> Result<Udid, St
     }
 }
 
-fn is_placeholder(udid: &Udid) -> bool {
-    udid.as_str().starts_with("serial:")
-}
-
 /// When `udid`'s serial number is `serial` and a `serial:` placeholder record exists (a server
 /// code made before the device enrolled), restores the placeholder into the device's record, so
 /// the device's record holds its server code. The store's rules apply: nothing newer is
-/// replaced. Returns whether the device's record changed.
+/// replaced. Returns what the device's record did (`None` without a placeholder).
 ///
 /// # Errors
 /// Store failures.
@@ -282,12 +278,12 @@ pub async fn adopt_placeholder(
     store: &impl CodeStore,
     udid: &Udid,
     serial: &str,
-) -> Result<bool, StoreFlowError> {
-    if is_placeholder(udid) {
-        return Ok(false);
+) -> Result<Option<code_store::Outcome>, StoreFlowError> {
+    if udid.is_placeholder() {
+        return Ok(None);
     }
     let Some(mut placeholder) = store.record(&Udid::for_serial(serial)?).await? else {
-        return Ok(false);
+        return Ok(None);
     };
     placeholder.udid = udid.clone();
     // Only the codes move; the placeholder knows nothing else about the device.
@@ -299,7 +295,7 @@ pub async fn adopt_placeholder(
             Timestamp::now(),
         )
         .await?;
-    Ok(outcome.changed())
+    Ok(Some(outcome))
 }
 
 /// Commits `code` (with its `escrow_key`) as `target`'s server code. When this returns `Ok`
@@ -357,6 +353,232 @@ pub async fn import_line(
     Ok(store
         .apply(&udid, Change::Restore(Box::new(record)), Timestamp::now())
         .await?)
+}
+
+/// What one ingested message was and what the store did with it.
+#[derive(Debug)]
+pub struct Ingested {
+    /// The message kind, e.g. `Authenticate`, `TokenUpdate`, `ActivationLockBypassCode`.
+    pub message: String,
+    /// The device, when the message names one.
+    pub udid: Option<Udid>,
+    /// What each change did (empty when the message carries nothing the store keeps).
+    pub outcomes: Vec<code_store::Outcome>,
+}
+
+impl Ingested {
+    /// Human-readable lines: what changed, what the rules kept, or that nothing applied.
+    #[must_use]
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for outcome in &self.outcomes {
+            for event in &outcome.events {
+                lines.push(match event {
+                    code_store::Event::Created => "new device".to_owned(),
+                    code_store::Event::IdentityChanged { fields } => {
+                        format!("identity updated: {}", fields.join(", "))
+                    }
+                    code_store::Event::Enrolled { at } => format!("enrolled at {at}"),
+                    code_store::Event::DeviceCodeStored { replaced: true, .. } => {
+                        "device code replaced by a different code".to_owned()
+                    }
+                    code_store::Event::DeviceCodeStored { .. } => "device code stored".to_owned(),
+                    code_store::Event::UnlockTokenStored { replaced: true, .. } => {
+                        "unlock token replaced".to_owned()
+                    }
+                    code_store::Event::UnlockTokenStored { .. } => "unlock token stored".to_owned(),
+                    code_store::Event::ServerCodeStored { .. } => {
+                        "server code made before enrolment attached".to_owned()
+                    }
+                    other => other.name().replace('_', " "),
+                });
+            }
+            for ignored in &outcome.ignored {
+                lines.push(
+                    match ignored {
+                        code_store::Ignored::EmptyDeviceCode => {
+                            "no device code in the response: stored code kept"
+                        }
+                        code_store::Ignored::SameDeviceCode => "same device code: unchanged",
+                        code_store::Ignored::EmptyUnlockToken => {
+                            "no unlock token: stored token kept"
+                        }
+                        code_store::Ignored::SameUnlockToken => "same unlock token: unchanged",
+                        _ => "nothing newer: unchanged",
+                    }
+                    .to_owned(),
+                );
+            }
+        }
+        if lines.is_empty() {
+            lines.push("nothing to store".to_owned());
+        }
+        lines
+    }
+}
+
+/// Why an ingested message was skipped. Never contains a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    /// Not a valid MDM property list.
+    #[error("{0}")]
+    Parse(#[from] mdm_protocol::ParseError),
+    /// A message about a device that names no device.
+    #[error("{0} names no device (no UDID or EnrollmentID)")]
+    NoDevice(String),
+    /// An MDM command, not something a device sends.
+    #[error("a command, not a device message: nothing to ingest")]
+    Command,
+    /// A value the store refuses (bad UDID, serial number, oversized token...).
+    #[error("{0}")]
+    Value(StoreError),
+    /// The store failed (nothing was lost; the message can be ingested again).
+    #[error("store: {0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for IngestError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::InvalidField { .. } => Self::Value(error),
+            other => Self::Store(other),
+        }
+    }
+}
+
+impl From<StoreFlowError> for IngestError {
+    fn from(error: StoreFlowError) -> Self {
+        match error {
+            StoreFlowError::Store(e) => e.into(),
+            other => Self::Store(StoreError::Task(other.to_string())),
+        }
+    }
+}
+
+fn device(identity: &mdm_protocol::Identity, message: &str) -> Result<Udid, IngestError> {
+    let id = identity
+        .device_id()
+        .ok_or_else(|| IngestError::NoDevice(message.to_owned()))?;
+    Ok(Udid::new(id)?)
+}
+
+/// Applies one device message (property list, XML or binary) to the store:
+/// `Authenticate` (identity, enrolment time `now`), `TokenUpdate` (unlock token),
+/// `DeviceInformation` responses (serial number, product type, IMEI/MEID per SIM slot) and
+/// `ActivationLockBypassCode` responses (the retention rule). Other messages change nothing.
+///
+/// # Errors
+/// [`IngestError`]: the message is skipped; nothing stored is lost.
+pub async fn ingest(
+    store: &impl CodeStore,
+    bytes: &[u8],
+    now: Timestamp,
+) -> Result<Ingested, IngestError> {
+    use mdm_protocol::{CheckinMessage, MdmMessage, ResponsePayload};
+
+    let message = MdmMessage::parse(bytes, &mdm_protocol::Limits::DEFAULT)?;
+    let mut changes = Vec::new();
+    let mut serial = None;
+    let (kind, udid) = match &message {
+        MdmMessage::Command(_) => return Err(IngestError::Command),
+        MdmMessage::Checkin(checkin) => {
+            let kind = checkin.message_type().to_owned();
+            match checkin {
+                CheckinMessage::Authenticate(a) => {
+                    let udid = device(&a.identity, &kind)?;
+                    serial.clone_from(&a.serial_number);
+                    changes.push(Change::Identity(DeviceIdentity {
+                        serial_number: a.serial_number.clone(),
+                        product_type: a.product_name.clone(),
+                        imei: non_blank(a.imei.as_deref()),
+                        imei2: None,
+                        meid: non_blank(a.meid.as_deref()),
+                    }));
+                    changes.push(Change::Enrolled { at: now });
+                    (kind, Some(udid))
+                }
+                CheckinMessage::TokenUpdate(t) => {
+                    let udid = device(&t.identity, &kind)?;
+                    // The unlock token comes on the device channel only.
+                    if t.identity.user_id.is_none() {
+                        let token = match &t.unlock_token {
+                            Some(token) if !token.is_empty() => {
+                                Some(code_store::UnlockToken::new(token.as_bytes().to_vec())?)
+                            }
+                            _ => None,
+                        };
+                        changes.push(Change::UnlockToken(token));
+                    }
+                    (kind, Some(udid))
+                }
+                _ => (
+                    kind,
+                    checkin
+                        .identity()
+                        .and_then(|i| i.device_id())
+                        .and_then(|d| Udid::new(d).ok()),
+                ),
+            }
+        }
+        MdmMessage::Response(response) => match &response.payload {
+            ResponsePayload::ActivationLockBypassCode { code } => {
+                let kind = "ActivationLockBypassCode".to_owned();
+                let udid = device(&response.identity, &kind)?;
+                changes.push(Change::DeviceCode(code.clone()));
+                (kind, Some(udid))
+            }
+            ResponsePayload::DeviceInformation(info) => {
+                let kind = "DeviceInformation".to_owned();
+                let udid = match info.udid.as_deref() {
+                    Some(id) if response.identity.device_id().is_none() => Udid::new(id)?,
+                    _ => device(&response.identity, &kind)?,
+                };
+                let cellular = info.cellular_identity();
+                serial = non_blank(info.serial_number.as_deref());
+                changes.push(Change::Identity(DeviceIdentity {
+                    serial_number: serial.clone(),
+                    product_type: non_blank(info.product_type()),
+                    imei: cellular.imei,
+                    imei2: cellular.imei2,
+                    meid: cellular.meid,
+                }));
+                (kind, Some(udid))
+            }
+            _ => (
+                format!("{} response", response.status.as_str()),
+                response
+                    .identity
+                    .device_id()
+                    .and_then(|d| Udid::new(d).ok()),
+            ),
+        },
+    };
+    let mut outcomes = Vec::new();
+    if let Some(udid) = &udid {
+        for change in changes {
+            outcomes.push(store.apply(udid, change, now).await?);
+        }
+        if let Some(serial) = &serial
+            && code_store::check_serial(serial).is_ok()
+        {
+            if let Some(outcome) = adopt_placeholder(store, udid, serial).await? {
+                outcomes.push(outcome);
+            }
+        }
+    }
+    Ok(Ingested {
+        message: kind,
+        udid,
+        outcomes,
+    })
+}
+
+fn non_blank(value: Option<&str>) -> Option<String> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -299,3 +299,136 @@ fn missing_lists_devices_without_a_device_code() {
     assert_eq!(v["udid"], "UDID-M");
     assert_eq!(v["serial_number"], "C02MISS");
 }
+
+const UDID: &str = "00008030-001A2D3E0C12802E";
+
+fn plist(body: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\"><dict>\n\
+         <key>UDID</key><string>{UDID}</string>\n{body}\n</dict></plist>\n"
+    )
+}
+
+fn bypass_code_response(code: &str) -> String {
+    plist(&format!(
+        "<key>CommandUUID</key><string>c1</string><key>Status</key><string>Acknowledged</string>\
+         <key>ActivationLockBypassCode</key><string>{code}</string>"
+    ))
+}
+
+/// Device messages from enrolment to a replaced code, malformed input in the middle.
+#[tokio::test]
+async fn ingest_applies_device_messages_with_the_retention_rule() {
+    let f = Fixture::new();
+    // A server code made before the device enrolled, by serial number only.
+    assert!(
+        run(&mut f.alb(&["generate", "--serial", "C02INGEST1"]))
+            .status
+            .success()
+    );
+    let first = "A8QK7-GFG21-6RHT-V0U9-756P-L7E3";
+    let second = BypassCode::from_bytes([0x5a; 16]).to_string();
+    let files = [
+        (
+            "auth.plist",
+            plist(
+                "<key>MessageType</key><string>Authenticate</string>\
+                 <key>Topic</key><string>com.apple.mgmt.External.t</string>\
+                 <key>SerialNumber</key><string>C02INGEST1</string>\
+                 <key>ProductName</key><string>iPhone14,2</string>",
+            ),
+        ),
+        ("code1.plist", bypass_code_response(first)),
+        ("empty.plist", bypass_code_response("")),
+        ("broken.plist", "<plist><dict><key>UDID</key>".to_owned()),
+        ("same.plist", bypass_code_response(first)),
+        (
+            "token.plist",
+            plist(
+                "<key>MessageType</key><string>TokenUpdate</string>\
+                 <key>Topic</key><string>com.apple.mgmt.External.t</string>\
+                 <key>Token</key><data>AAECAw==</data><key>PushMagic</key><string>m</string>\
+                 <key>UnlockToken</key><data>VU5MT0NLLVRPS0VOLU1BUktFUg==</data>",
+            ),
+        ),
+        (
+            "info.plist",
+            plist(
+                "<key>CommandUUID</key><string>c2</string><key>Status</key><string>Acknowledged</string>\
+                 <key>QueryResponses</key><dict>\
+                 <key>SerialNumber</key><string>C02INGEST1</string>\
+                 <key>ServiceSubscriptions</key><array>\
+                 <dict><key>Slot</key><string>CTSubscriptionSlotOne</string>\
+                 <key>IMEI</key><string>35 111111 111111 1</string>\
+                 <key>MEID</key><string>35111111111111</string></dict>\
+                 <dict><key>Slot</key><string>CTSubscriptionSlotTwo</string>\
+                 <key>IMEI</key><string>35 222222 222222 2</string></dict>\
+                 </array></dict>",
+            ),
+        ),
+        ("code2.plist", bypass_code_response(&second)),
+    ];
+    let mut args = vec!["ingest".to_owned()];
+    for (name, body) in &files {
+        std::fs::write(f.path(name), body).unwrap();
+        args.push(f.path(name).display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&mut f.alb(&args));
+    assert_eq!(out.status.code(), Some(1), "the malformed file is reported");
+    let printed = stdout(&out);
+    assert!(
+        stderr(&out).contains("broken.plist: skipped"),
+        "{}",
+        stderr(&out)
+    );
+    for expected in [
+        "Authenticate: enrolled at",
+        "Authenticate: server code made before enrolment attached",
+        "code1.plist: 00008030-001A2D3E0C12802E: ActivationLockBypassCode: device code stored",
+        "empty.plist: 00008030-001A2D3E0C12802E: ActivationLockBypassCode: no device code in the response: stored code kept",
+        "same.plist: 00008030-001A2D3E0C12802E: ActivationLockBypassCode: same device code: unchanged",
+        "TokenUpdate: unlock token stored",
+        "DeviceInformation: identity updated: imei, imei2, meid",
+        "code2.plist: 00008030-001A2D3E0C12802E: ActivationLockBypassCode: device code replaced by a different code",
+    ] {
+        assert!(
+            printed.contains(expected),
+            "missing {expected:?} in:\n{printed}"
+        );
+    }
+    assert!(
+        !printed.contains(first) && !stderr(&out).contains(first),
+        "codes are never printed"
+    );
+
+    let store = f.open().await;
+    let record = store
+        .record(&Udid::new(UDID).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.device_code.unwrap().code.to_string(), second);
+    assert!(
+        record.server_code.is_some(),
+        "the pre-enrolment server code moved to the device"
+    );
+    assert_eq!(
+        record.unlock_token.unwrap().token.as_bytes(),
+        b"UNLOCK-TOKEN-MARKER"
+    );
+    assert_eq!(record.identity.imei2.as_deref(), Some("35 222222 222222 2"));
+    assert_eq!(record.identity.product_type.as_deref(), Some("iPhone14,2"));
+    assert!(record.enrolled_at.is_some());
+    drop(store);
+
+    // Nothing secret is in the database file in clear.
+    let mut bytes = std::fs::read(f.db()).unwrap();
+    bytes.extend(std::fs::read(f.path("store.sqlite3-wal")).unwrap_or_default());
+    for needle in [first.as_bytes(), second.as_bytes(), b"UNLOCK-TOKEN-MARKER"] {
+        assert!(!bytes.windows(needle.len()).any(|w| w == needle));
+    }
+    // The device now has its code: it is no longer missing.
+    let missing = stdout(&run(&mut f.alb(&["missing"])));
+    assert!(!missing.contains(UDID), "{missing}");
+}

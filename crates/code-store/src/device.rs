@@ -38,6 +38,12 @@ impl Udid {
         Ok(Self(format!("serial:{serial}")))
     }
 
+    /// Whether this is a `serial:` placeholder (a device not enrolled yet).
+    #[must_use]
+    pub fn is_placeholder(&self) -> bool {
+        self.0.starts_with("serial:")
+    }
+
     /// The UDID as text.
     #[must_use]
     pub fn as_str(&self) -> &str {

@@ -119,6 +119,11 @@ pub(crate) fn transition(
     change: Change,
     at: Timestamp,
 ) -> Result<Transition, StoreError> {
+    match &change {
+        Change::Identity(identity) => identity.validate()?,
+        Change::Restore(record) => record.identity.validate()?,
+        _ => {}
+    }
     let created = stored.is_none();
     let mut record = match &stored {
         Some(row) => decode_record(protection, row)?,

@@ -14,7 +14,8 @@ use alb::{
 };
 use clap::{Args, Subcommand};
 use code_store::{
-    AnyStore, CodeStore, DeviceRecord, Event, HistoryEntry, StoreKey, Timestamp, export::RecordJson,
+    AnyStore, CodeStore, DeviceRecord, Event, HistoryEntry, StoreKey, Timestamp, Udid,
+    export::RecordJson,
 };
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -103,6 +104,13 @@ pub enum Command {
         /// The export file; `-` or nothing for standard input.
         file: Option<PathBuf>,
     },
+    /// Apply device messages (property lists: `Authenticate`, `TokenUpdate`,
+    /// `DeviceInformation` and `ActivationLockBypassCode` responses) to the store, printing what
+    /// changed. Malformed inputs are reported and skipped (exit status 1).
+    Ingest {
+        /// Property-list files, one message each; `-` or nothing for standard input.
+        files: Vec<PathBuf>,
+    },
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
@@ -159,6 +167,7 @@ pub fn run(command: Command, args: &StoreArgs) -> Result<ExitCode, Error> {
                 Ok(ExitCode::SUCCESS)
             }
             Command::Import { file } => import(&store, &mut out, file).await,
+            Command::Ingest { files } => ingest(&store, &mut out, files).await,
         }
     })?;
     out.flush()?;
@@ -354,6 +363,10 @@ async fn missing(store: &AnyStore, out: &mut impl Write, json: bool) -> Result<E
         .await
         .map_err(StoreFlowError::from)?
     {
+        // A device known only by serial number has not enrolled: it cannot be asked yet.
+        if m.record.udid.is_placeholder() {
+            continue;
+        }
         let serial = m.record.identity.serial_number.as_deref();
         if json {
             let line = MissingJson {
@@ -503,4 +516,68 @@ pub fn generate(args: &StoreArgs, targets: Targets, json: bool) -> Result<ExitCo
     }
     progress.finish_and_clear();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads one message: the file, or standard input for `-`, at most the protocol's size limit.
+fn read_message(path: &PathBuf) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let limit = mdm_protocol::Limits::DEFAULT.max_bytes;
+    let reader: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(io::stdin())
+    } else {
+        Box::new(fs::File::open(path)?)
+    };
+    let mut bytes = Vec::new();
+    reader
+        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {limit} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+async fn ingest(
+    store: &AnyStore,
+    out: &mut impl Write,
+    files: Vec<PathBuf>,
+) -> Result<ExitCode, Error> {
+    let files = if files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        files
+    };
+    let mut skipped = 0_u64;
+    for path in &files {
+        let source = path.display();
+        let bytes = match read_message(path) {
+            Ok(bytes) => Zeroizing::new(bytes),
+            Err(e) => {
+                eprintln!("alb: ingest: {source}: {e}");
+                skipped += 1;
+                continue;
+            }
+        };
+        match store_flow::ingest(store, &bytes, Timestamp::now()).await {
+            Ok(ingested) => {
+                let device = ingested.udid.as_ref().map_or("-", Udid::as_str);
+                for line in ingested.describe() {
+                    writeln!(out, "{source}: {device}: {}: {line}", ingested.message)?;
+                }
+            }
+            Err(store_flow::IngestError::Store(e)) => return Err(StoreFlowError::Store(e).into()),
+            Err(e) => {
+                eprintln!("alb: ingest: {source}: skipped: {e}");
+                skipped += 1;
+            }
+        }
+    }
+    Ok(if skipped == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
