@@ -252,6 +252,12 @@ impl CommandRequest {
         }
     }
 
+    /// Where this command runs (from Apple's schema), or `None` for [`Self::Other`].
+    #[must_use]
+    pub fn availability(&self) -> Option<crate::Availability> {
+        self.known_type().map(RequestType::availability)
+    }
+
     /// The typed request type, or `None` for [`Self::Other`].
     #[must_use]
     pub fn known_type(&self) -> Option<RequestType> {
