@@ -37,9 +37,9 @@ fn codes(n: usize) -> Vec<BypassCode> {
         .collect()
 }
 
-/// Batches: `kdf::LANES` keys interleaved on one core, and `LANES` keys per core on every core.
+/// Batches: `kdf::batch_width()` keys interleaved on one core, and `LANES` keys per core on every core.
 fn batches(group: &mut Group<'_>) {
-    let one_core = codes(kdf::LANES);
+    let one_core = codes(kdf::batch_width());
     let mut keys = vec![EscrowKey::from_bytes([0; 32]); one_core.len()];
     group.throughput(Throughput::Elements(one_core.len() as u64));
     group.bench_function("batch-1-core", |b| {
@@ -47,7 +47,7 @@ fn batches(group: &mut Group<'_>) {
     });
 
     let cores = thread::available_parallelism().map_or(1, core::num::NonZero::get);
-    let all_cores = codes(kdf::LANES * cores);
+    let all_cores = codes(kdf::batch_width() * cores);
     let mut keys = vec![EscrowKey::from_bytes([0; 32]); all_cores.len()];
     group.throughput(Throughput::Elements(all_cores.len() as u64));
     group.bench_function("batch-all-cores", |b| {

@@ -15,10 +15,12 @@
 //! [`escrow_key`] (what [`BypassCode::escrow_key`] calls) takes SHA-NI when the CPU has it and
 //! falls back to [`specialised`] everywhere else.
 //!
-//! For many codes, [`escrow_keys`] interleaves [`LANES`] independent chains on one core (one
-//! chain is bound by the latency of the SHA unit, several by its throughput), and
-//! `escrow_keys_parallel` (feature `std`) spreads them over every core. Both give the results of
-//! one-by-one derivation, in input order.
+//! For many codes, [`escrow_keys`] computes several keys at once on one core: sixteen as the
+//! 32-bit lanes of AVX-512 registers (a software SHA-256, which on CPUs with both extensions
+//! outruns the SHA unit), or [`SHA_NI_LANES`] SHA-NI chains interleaved (one chain is bound by
+//! the latency of the SHA unit, several by its throughput); `escrow_keys_parallel` (feature
+//! `std`) spreads them over every core. Both give the results of one-by-one derivation, in input
+//! order.
 //!
 //! ```
 //! use bypass_code::{BypassCode, EscrowKey, kdf};
@@ -33,8 +35,8 @@
 //!
 //! # Secrets in memory
 //! Keyed states, digests, accumulators and blocks live in [`Zeroizing`] buffers or types that
-//! zeroize on drop. The SHA-NI loop keeps them in XMM registers and compiler-chosen spill slots:
-//! the stack area it used is overwritten with zeros after it returns (see the `x86_sha` module
+//! zeroize on drop. The SIMD loops keep them in vector registers and compiler-chosen spill slots:
+//! the stack area they used is overwritten with zeros after they return (see the `cpu` module
 //! for the limits).
 
 use core::fmt;
@@ -45,14 +47,23 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::{BypassCode, CODE_BYTES, ESCROW_KEY_BYTES, EscrowKey};
 
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod cpu;
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod x86_avx512;
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod x86_sha;
 
 /// PBKDF2 iteration count Apple specifies for the escrow key.
 pub const ITERATIONS: u32 = 50_000;
 /// The salt: four zero bytes.
 pub const SALT: [u8; 4] = [0; 4];
-/// Number of chains [`escrow_keys`] interleaves on one core with SHA-NI.
-pub const LANES: usize = 4;
+/// Number of chains the SHA-NI batch interleaves on one core.
+pub const SHA_NI_LANES: usize = 4;
+/// Number of chains the AVX-512 batch runs at once on one core (one per 32-bit lane).
+pub const AVX512_LANES: usize = 16;
+/// Fewest codes the AVX-512 batch takes as one (partly idle) group when SHA-NI is also there:
+/// sixteen lanes cost about as much as eleven or twelve SHA-NI chains.
+const AVX512_PARTIAL_MIN: usize = 12;
 
 /// SHA-256's initial state.
 const IV: [u32; 8] = [
@@ -158,7 +169,7 @@ pub fn reference(code: &BypassCode) -> EscrowKey {
 #[must_use]
 pub fn sha_ni(code: &BypassCode) -> Option<EscrowKey> {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if let Some(engine) = x86_sha::ShaNi::detect() {
+    if let Some(engine) = cpu::ShaNi::detect() {
         let mut key = [EscrowKey::from_bytes([0; ESCROW_KEY_BYTES])];
         sha_ni_group(engine, core::array::from_ref(code), &mut key);
         let [key] = key;
@@ -328,11 +339,30 @@ fn check_lengths(codes: &[BypassCode], keys: &[EscrowKey]) -> Result<(), BatchLe
     }
 }
 
+/// How many keys the fastest batch path of this CPU computes at once on one core:
+/// [`AVX512_LANES`] with AVX-512, [`SHA_NI_LANES`] with SHA-NI, else 1. Batches of a multiple of
+/// it (per core) keep every lane busy.
+#[must_use]
+pub fn batch_width() -> usize {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    {
+        if cpu::Avx512::detect().is_some() {
+            return AVX512_LANES;
+        }
+        if cpu::ShaNi::detect().is_some() {
+            return SHA_NI_LANES;
+        }
+    }
+    1
+}
+
 /// Writes the escrow key of `codes[i]` into `keys[i]` for every `i`, on the calling thread.
 ///
-/// With SHA-NI, [`LANES`] chains run interleaved (a group of fewer for the last codes); without
-/// it, the keys are derived one by one by [`specialised`]. The results equal [`escrow_key`] of
-/// each code. No allocation.
+/// With AVX-512, groups of [`AVX512_LANES`] codes run as sixteen lanes of a software SHA-256
+/// (and a last, partly idle group when at least 12 codes are left or the CPU lacks SHA-NI); with
+/// SHA-NI, groups of [`SHA_NI_LANES`] chains run interleaved (a group of fewer for the last
+/// codes); without either, the keys are derived one by one by [`specialised`]. The results equal
+/// [`escrow_key`] of each code. No allocation.
 ///
 /// # Errors
 /// [`BatchLengthError`] when the slices differ in length (nothing is written then).
@@ -345,10 +375,19 @@ pub fn escrow_keys(codes: &[BypassCode], keys: &mut [EscrowKey]) -> Result<(), B
 /// [`escrow_keys`] once the lengths are known to be equal.
 fn batch(codes: &[BypassCode], keys: &mut [EscrowKey]) {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if let Some(engine) = x86_sha::ShaNi::detect() {
-        sha_ni_batch(engine, codes, keys);
-        return;
+    {
+        let sha_ni = cpu::ShaNi::detect();
+        let (codes, keys) = match cpu::Avx512::detect() {
+            Some(engine) => avx512_batch(engine, sha_ni.is_none(), codes, keys),
+            None => (codes, keys),
+        };
+        if let Some(engine) = sha_ni {
+            sha_ni_batch(engine, codes, keys);
+            return;
+        }
+        portable_batch(codes, keys);
     }
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
     portable_batch(codes, keys);
 }
 
@@ -359,23 +398,59 @@ fn portable_batch(codes: &[BypassCode], keys: &mut [EscrowKey]) {
     }
 }
 
-/// Groups of [`LANES`] chains, then one group for the rest.
+/// Full groups of [`AVX512_LANES`] codes, and the rest as one group when it is worth it (or when
+/// `take_rest`); returns the codes left for another path.
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-fn sha_ni_batch(engine: x86_sha::ShaNi, codes: &[BypassCode], keys: &mut [EscrowKey]) {
-    let (groups, rest) = codes.as_chunks::<LANES>();
-    let (key_groups, key_rest) = keys.as_chunks_mut::<LANES>();
+fn avx512_batch<'c, 'k>(
+    engine: cpu::Avx512,
+    take_rest: bool,
+    codes: &'c [BypassCode],
+    keys: &'k mut [EscrowKey],
+) -> (&'c [BypassCode], &'k mut [EscrowKey]) {
+    let (groups, rest) = codes.as_chunks::<AVX512_LANES>();
+    let (key_groups, key_rest) = keys.as_chunks_mut::<AVX512_LANES>();
+    for (group, key_group) in groups.iter().zip(key_groups) {
+        avx512_group(engine, group, key_group);
+    }
+    if !rest.is_empty() && (take_rest || rest.len() >= AVX512_PARTIAL_MIN) {
+        avx512_group(engine, rest, key_rest);
+        return (&[], &mut []);
+    }
+    (rest, key_rest)
+}
+
+/// Up to [`AVX512_LANES`] keys by one run of the AVX-512 loop; idle lanes repeat the last code.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+fn avx512_group(engine: cpu::Avx512, codes: &[BypassCode], keys: &mut [EscrowKey]) {
+    let Some(last) = codes.last() else {
+        return;
+    };
+    let starts: [ChainStart; AVX512_LANES] =
+        core::array::from_fn(|lane| ChainStart::new(codes.get(lane).unwrap_or(last)));
+    let mut words = Zeroizing::new([[0u32; 8]; AVX512_LANES]);
+    engine.chains(&starts, &mut words);
+    for (key, words) in keys.iter_mut().zip(words.iter()) {
+        *key = key_from_words(words);
+    }
+}
+
+/// Groups of [`SHA_NI_LANES`] chains, then one group for the rest.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+fn sha_ni_batch(engine: cpu::ShaNi, codes: &[BypassCode], keys: &mut [EscrowKey]) {
+    let (groups, rest) = codes.as_chunks::<SHA_NI_LANES>();
+    let (key_groups, key_rest) = keys.as_chunks_mut::<SHA_NI_LANES>();
     for (group, key_group) in groups.iter().zip(key_groups) {
         sha_ni_group(engine, group, key_group);
     }
     sha_ni_tail(engine, rest, key_rest);
 }
 
-/// The last `codes.len() < LANES` codes, as one interleaved group.
+/// The last `codes.len() < SHA_NI_LANES` codes, as one interleaved group.
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-fn sha_ni_tail(engine: x86_sha::ShaNi, codes: &[BypassCode], keys: &mut [EscrowKey]) {
+fn sha_ni_tail(engine: cpu::ShaNi, codes: &[BypassCode], keys: &mut [EscrowKey]) {
     /// Runs the tail as a group of `N` when it has exactly `N` codes.
     fn exactly<const N: usize>(
-        engine: x86_sha::ShaNi,
+        engine: cpu::ShaNi,
         codes: &[BypassCode],
         keys: &mut [EscrowKey],
     ) -> bool {
@@ -392,7 +467,7 @@ fn sha_ni_tail(engine: x86_sha::ShaNi, codes: &[BypassCode], keys: &mut [EscrowK
         || exactly::<2>(engine, codes, keys)
         || exactly::<1>(engine, codes, keys);
     if !done {
-        // Unreachable while LANES <= 4; kept correct for any LANES.
+        // Unreachable while SHA_NI_LANES <= 4; kept correct for any value.
         for (code, key) in codes.iter().zip(keys) {
             sha_ni_group(
                 engine,
@@ -406,7 +481,7 @@ fn sha_ni_tail(engine: x86_sha::ShaNi, codes: &[BypassCode], keys: &mut [EscrowK
 /// `N` keys by `N` interleaved SHA-NI chains.
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 fn sha_ni_group<const N: usize>(
-    engine: x86_sha::ShaNi,
+    engine: cpu::ShaNi,
     codes: &[BypassCode; N],
     keys: &mut [EscrowKey; N],
 ) {
@@ -420,8 +495,9 @@ fn sha_ni_group<const N: usize>(
 
 /// Writes the escrow key of `codes[i]` into `keys[i]` for every `i`, using every core.
 ///
-/// The codes are cut into chunks of at most [`LANES`] (smaller when there are few codes, so every
-/// core gets work); threads claim chunks until none are left and run [`escrow_keys`] on each. The
+/// The codes are cut into chunks of [`batch_width`] codes (or fewer, when there are too few codes
+/// to give every core such chunks); threads claim chunks until none are left and run
+/// [`escrow_keys`] on each. The
 /// calling thread takes part, so the work completes even if no thread can be started. Results are
 /// in input order and equal [`escrow_key`] of each code.
 ///
@@ -442,7 +518,12 @@ pub fn escrow_keys_parallel(
         batch(codes, keys);
         return Ok(());
     }
-    let chunk = codes.len().div_ceil(cores).clamp(1, LANES);
+    let width = batch_width();
+    let chunk = if codes.len() >= width * cores {
+        width
+    } else {
+        codes.len().div_ceil(cores)
+    };
     let chunks: Vec<Mutex<(&[BypassCode], &mut [EscrowKey])>> = codes
         .chunks(chunk)
         .zip(keys.chunks_mut(chunk))
@@ -559,10 +640,10 @@ mod tests {
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     #[test]
     fn every_sha_ni_group_width_equals_the_portable_loop() {
-        let Some(engine) = x86_sha::ShaNi::detect() else {
+        let Some(engine) = cpu::ShaNi::detect() else {
             return;
         };
-        fn check<const N: usize>(engine: x86_sha::ShaNi) {
+        fn check<const N: usize>(engine: cpu::ShaNi) {
             let codes = codes::<N>(0x3c);
             let mut keys = core::array::from_fn::<_, N, _>(|_| EscrowKey::from_bytes([0; 32]));
             sha_ni_group(engine, &codes, &mut keys);
@@ -575,5 +656,46 @@ mod tests {
         check::<3>(engine);
         check::<4>(engine);
         check::<5>(engine);
+    }
+
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    #[test]
+    fn sha_ni_batch_of_any_length_equals_the_portable_loop() {
+        // Run explicitly: on a CPU with AVX-512 the public batch takes the AVX-512 path.
+        let Some(engine) = cpu::ShaNi::detect() else {
+            return;
+        };
+        let codes = codes::<11>(0x77);
+        for n in [0, 4, 7, 11] {
+            let mut keys = core::array::from_fn::<_, 11, _>(|_| EscrowKey::from_bytes([0; 32]));
+            sha_ni_batch(engine, &codes[..n], &mut keys[..n]);
+            for (code, key) in codes[..n].iter().zip(&keys) {
+                assert_eq!(*key, specialised(code), "batch of {n}");
+            }
+        }
+    }
+
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    #[test]
+    fn avx512_full_and_partial_groups_equal_the_portable_loop() {
+        let Some(engine) = cpu::Avx512::detect() else {
+            return;
+        };
+        let codes = codes::<17>(0xc3);
+        let mut keys = core::array::from_fn::<_, 17, _>(|_| EscrowKey::from_bytes([0; 32]));
+        // 16 in one group, then 1 as a partial group (taken because `take_rest`).
+        let (rest, _) = avx512_batch(engine, true, &codes, &mut keys);
+        assert!(rest.is_empty());
+        for (code, key) in codes.iter().zip(&keys) {
+            assert_eq!(*key, specialised(code));
+        }
+        // Fewer than AVX512_PARTIAL_MIN left with SHA-NI around: handed back untouched.
+        let mut keys = core::array::from_fn::<_, 5, _>(|_| EscrowKey::from_bytes([9; 32]));
+        let (rest, rest_keys) = avx512_batch(engine, false, &codes[..5], &mut keys);
+        assert_eq!((rest.len(), rest_keys.len()), (5, 5));
+        assert!(
+            keys.iter()
+                .all(|key| *key == EscrowKey::from_bytes([9; 32]))
+        );
     }
 }

@@ -1,11 +1,10 @@
 //! The PBKDF2 loop on x86's SHA extensions (SHA-NI), specialised to the escrow-key shape.
 //!
-//! This is the crate's only `unsafe`: one call into a function compiled for the `sha`, `sse2`,
-//! `ssse3` and `sse4.1` target features, made only through a [`ShaNi`] token, which exists only
-//! after `cpufeatures` (CPUID, no `std` needed) found those features on the running CPU. Inside,
-//! every intrinsic is a safe call (Rust lets target-feature code call intrinsics of its own
-//! features safely, and no intrinsic here takes a pointer): values enter with `_mm_set_epi32`
-//! and leave with `_mm_extract_epi32`.
+//! No `unsafe` here: [`chains`] is compiled for the `sha`, `sse2`, `ssse3` and `sse4.1` target
+//! features and called (the one unsafe step) only from the `cpu` module, after run-time
+//! detection. Inside, every intrinsic is a safe call (Rust lets target-feature code call the
+//! intrinsics of its own features safely, and none here takes a pointer): values enter with
+//! `_mm_set_epi32` and leave with `_mm_extract_epi32`.
 //!
 //! # The loop
 //! SHA-NI keeps a SHA-256 state in two registers, `ABEF` and `CDGH`. Every block compressed here
@@ -28,16 +27,8 @@
 //! of a bulk hash). `N` independent chains (keys) run interleaved, four rounds of every chain at
 //! a time, and are bound by the SHA unit's throughput instead.
 //!
-//! # Secrets left behind
-//! Inputs and outputs are the caller's (zeroized there). The keyed states, digests and
-//! accumulators live in XMM registers and in spill slots the compiler chooses on this function's
-//! stack frame. Rust cannot name those, so [`ShaNi::chains`] overwrites the stack area the call
-//! used with zeros afterwards ([`scrub_stack`], best effort: it covers the frame when it is smaller
-//! than [`SCRUB_BYTES`]; the frame of the four-chain loop is 1,304 bytes with rustc 1.95). The XMM
-//! registers keep their last values until other code overwrites them: Rust has no way to clear
-//! them without inline assembly, and every SIMD hash implementation shares this limit.
-
-#![allow(unsafe_code)]
+//! The keyed states, digests and accumulators live in XMM registers and compiler-chosen spill
+//! slots; the `cpu` module scrubs the stack after the call (see there for the limits).
 
 #[cfg(target_arch = "x86")]
 use core::arch::x86::{
@@ -52,51 +43,7 @@ use core::arch::x86_64::{
     _mm_slli_si128, _mm_srli_si128, _mm_unpackhi_epi64, _mm_unpacklo_epi64, _mm_xor_si128,
 };
 
-use zeroize::Zeroize;
-
 use super::{ChainStart, ITERATIONS, K};
-
-cpufeatures::new!(cpuid_sha, "sha", "sse2", "ssse3", "sse4.1");
-
-/// Bytes of stack zeroed after the SIMD loop returns (its frame is at most about 1.3 KiB).
-pub(super) const SCRUB_BYTES: usize = 4096;
-
-/// Proof that the running CPU has SHA-NI and the SSE levels the loop needs.
-///
-/// Only [`ShaNi::detect`] makes one, after the CPUID check; the check runs once per process
-/// (`cpufeatures` caches it in an atomic).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ShaNi(cpuid_sha::InitToken);
-
-impl ShaNi {
-    /// The token when this CPU supports SHA-NI, `SSE2`, `SSSE3` and `SSE4.1`.
-    #[inline]
-    pub(crate) fn detect() -> Option<Self> {
-        let (token, present) = cpuid_sha::init_get();
-        present.then_some(Self(token))
-    }
-
-    /// Runs `N` independent PBKDF2 chains interleaved; `out[j]` receives the derived key of
-    /// `starts[j]` as eight big-endian words.
-    pub(crate) fn chains<const N: usize>(self, starts: &[ChainStart; N], out: &mut [[u32; 8]; N]) {
-        // SAFETY: `chains_sha_ni` is compiled for `sha`, `sse2`, `ssse3` and `sse4.1`, and calling
-        // it is sound exactly when the CPU executes those instructions. A `ShaNi` exists only
-        // when `detect` found all four with CPUID. The function takes plain references and does
-        // no pointer arithmetic.
-        unsafe { chains_sha_ni(starts, out) };
-        scrub_stack();
-    }
-}
-
-/// Overwrites the stack area below the caller's frame (where the SIMD loop's frame and spill
-/// slots were) with zeros.
-#[inline(never)]
-fn scrub_stack() {
-    let mut area = [0u8; SCRUB_BYTES];
-    // Volatile writes: not removed although the array is dead afterwards.
-    area.zeroize();
-    core::hint::black_box(&mut area);
-}
 
 /// A vector from four words, lane 0 first.
 #[inline]
@@ -362,9 +309,10 @@ impl Constants {
     }
 }
 
-/// The whole derivation of `N` interleaved chains, from `U1` on.
+/// The whole derivation of `N` interleaved chains, from `U1` on; `out[j]` receives the key of
+/// `starts[j]` as eight big-endian words.
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-fn chains_sha_ni<const N: usize>(starts: &[ChainStart; N], out: &mut [[u32; 8]; N]) {
+pub(super) fn chains<const N: usize>(starts: &[ChainStart; N], out: &mut [[u32; 8]; N]) {
     let c = Constants::new();
     let zero_keyed = Keyed::new(&[0; 8]);
     let (mut inner, mut outer) = ([zero_keyed; N], [zero_keyed; N]);
