@@ -12,8 +12,8 @@
 //! and accumulators live in vector registers and in spill slots the compiler chooses on the loop's
 //! stack frame. Rust cannot name those, so after every call [`scrub_stack`] overwrites the stack
 //! area the loop used with zeros. This is best effort: it covers the loop's frame when that is
-//! smaller than [`SCRUB_BYTES`] (with rustc 1.95 the largest, the four-chain SHA-NI loop, is
-//! 1,304 bytes). The vector registers keep their last values until other code overwrites them:
+//! smaller than [`SCRUB_BYTES`] (with rustc 1.95 the frames are 1.3 KiB for four SHA-NI chains
+//! and 4.8 KiB for the AVX-512 loop, whose sixteen message words spill). The vector registers keep their last values until other code overwrites them:
 //! Rust cannot clear them without inline assembly, a limit every SIMD hash implementation shares.
 
 #![allow(unsafe_code)]
@@ -25,8 +25,8 @@ use super::{ChainStart, x86_avx512, x86_sha};
 cpufeatures::new!(cpuid_sha, "sha", "sse2", "ssse3", "sse4.1");
 cpufeatures::new!(cpuid_avx512, "avx512f");
 
-/// Bytes of stack zeroed after a SIMD loop returns (more than three times its largest frame).
-const SCRUB_BYTES: usize = 4096;
+/// Bytes of stack zeroed after a SIMD loop returns (its largest frame is about 4.8 KiB).
+const SCRUB_BYTES: usize = 8192;
 
 /// Proof that the running CPU has SHA-NI and the SSE levels the SHA-NI loop needs.
 ///

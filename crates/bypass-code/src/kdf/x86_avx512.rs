@@ -144,29 +144,34 @@ macro_rules! eight_rounds {
 }
 
 /// Compresses, in every lane, the block `message || padding` (a 32-byte digest of a 64 + 32
-/// byte message) from `init`, and returns the new state with the feed-forward added.
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn compress_digest_block(init: &[__m512i; 8], message: &[__m512i; 8]) -> [__m512i; 8] {
-    let zero = _mm512_setzero_si512();
-    let mut w = [zero; 16];
-    w[..8].copy_from_slice(message);
-    // Padding: 0x80 after the digest, the length (768 bits) in the last word.
-    w[8] = _mm512_set1_epi32(0x8000_0000_u32.cast_signed());
-    w[15] = _mm512_set1_epi32(0x300);
-    let mut s = *init;
-    eight_rounds!(s, w, 0, false);
-    eight_rounds!(s, w, 8, false);
-    eight_rounds!(s, w, 16, true);
-    eight_rounds!(s, w, 24, true);
-    eight_rounds!(s, w, 32, true);
-    eight_rounds!(s, w, 40, true);
-    eight_rounds!(s, w, 48, true);
-    eight_rounds!(s, w, 56, true);
-    for (word, start) in s.iter_mut().zip(init) {
-        *word = _mm512_add_epi32(*word, *start);
-    }
-    s
+/// byte message) from `init`, and evaluates to the new state with the feed-forward added.
+///
+/// A macro rather than a function: a target-feature function cannot be `inline(always)`, and a
+/// call passes sixteen registers through memory each way.
+macro_rules! compress_digest_block {
+    ($init:expr, $message:expr) => {{
+        let init: &[__m512i; 8] = $init;
+        let message: &[__m512i; 8] = $message;
+        let zero = _mm512_setzero_si512();
+        let mut w = [zero; 16];
+        w[..8].copy_from_slice(message);
+        // Padding: 0x80 after the digest, the length (768 bits) in the last word.
+        w[8] = _mm512_set1_epi32(0x8000_0000_u32.cast_signed());
+        w[15] = _mm512_set1_epi32(0x300);
+        let mut s = *init;
+        eight_rounds!(s, w, 0, false);
+        eight_rounds!(s, w, 8, false);
+        eight_rounds!(s, w, 16, true);
+        eight_rounds!(s, w, 24, true);
+        eight_rounds!(s, w, 32, true);
+        eight_rounds!(s, w, 40, true);
+        eight_rounds!(s, w, 48, true);
+        eight_rounds!(s, w, 56, true);
+        for (word, start) in s.iter_mut().zip(init) {
+            *word = _mm512_add_epi32(*word, *start);
+        }
+        s
+    }};
 }
 
 /// The whole derivation of sixteen chains, from `U1` on; `out[l]` receives the key of
@@ -185,8 +190,8 @@ pub(super) fn chains(starts: &[ChainStart; LANES], out: &mut [[u32; 8]; LANES]) 
     }
     let mut acc = u;
     for _ in 1..ITERATIONS {
-        let digest = compress_digest_block(&inner, &u);
-        u = compress_digest_block(&outer, &digest);
+        let digest = compress_digest_block!(&inner, &u);
+        u = compress_digest_block!(&outer, &digest);
         for (a, word) in acc.iter_mut().zip(&u) {
             *a = _mm512_xor_si512(*a, *word);
         }
