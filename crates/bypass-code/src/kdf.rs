@@ -62,8 +62,9 @@ pub const SHA_NI_LANES: usize = 4;
 /// Number of chains the AVX-512 batch runs at once on one core (one per 32-bit lane).
 pub const AVX512_LANES: usize = 16;
 /// Fewest codes the AVX-512 batch takes as one (partly idle) group when SHA-NI is also there:
-/// sixteen lanes cost about as much as eleven or twelve SHA-NI chains.
-const AVX512_PARTIAL_MIN: usize = 12;
+/// sixteen lanes cost about as much as eight SHA-NI chains (0.38 and 0.78 times the floor per key
+/// on the machine it was measured on).
+const AVX512_PARTIAL_MIN: usize = 8;
 
 /// SHA-256's initial state.
 const IV: [u32; 8] = [
@@ -359,7 +360,7 @@ pub fn batch_width() -> usize {
 /// Writes the escrow key of `codes[i]` into `keys[i]` for every `i`, on the calling thread.
 ///
 /// With AVX-512, groups of [`AVX512_LANES`] codes run as sixteen lanes of a software SHA-256
-/// (and a last, partly idle group when at least 12 codes are left or the CPU lacks SHA-NI); with
+/// (and a last, partly idle group when at least 8 codes are left or the CPU lacks SHA-NI); with
 /// SHA-NI, groups of [`SHA_NI_LANES`] chains run interleaved (a group of fewer for the last
 /// codes); without either, the keys are derived one by one by [`specialised`]. The results equal
 /// [`escrow_key`] of each code. No allocation.
