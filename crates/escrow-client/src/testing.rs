@@ -433,6 +433,7 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>
         let Ok((tcp, _peer)) = listener.accept().await else {
             continue;
         };
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let shared = Arc::clone(&shared);
         connections.spawn(async move {
@@ -486,16 +487,14 @@ async fn serve_connection(
             });
         match reply {
             Reply::Status { status, body } => {
-                let head = format!(
+                let mut response = format!(
                     "HTTP/1.1 {status} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
                     reason(status),
                     body.len()
-                );
-                if tls.write_all(head.as_bytes()).await.is_err()
-                    || tls.write_all(&body).await.is_err()
-                    || tls.flush().await.is_err()
-                    || close
-                {
+                )
+                .into_bytes();
+                response.extend_from_slice(&body);
+                if tls.write_all(&response).await.is_err() || tls.flush().await.is_err() || close {
                     return;
                 }
             }
