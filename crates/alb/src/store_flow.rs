@@ -561,10 +561,9 @@ pub async fn ingest(
         }
         if let Some(serial) = &serial
             && code_store::check_serial(serial).is_ok()
+            && let Some(outcome) = adopt_placeholder(store, udid, serial).await?
         {
-            if let Some(outcome) = adopt_placeholder(store, udid, serial).await? {
-                outcomes.push(outcome);
-            }
+            outcomes.push(outcome);
         }
     }
     Ok(Ingested {

@@ -50,12 +50,25 @@ pub struct TempPostgres {
 static DATABASES: AtomicU32 = AtomicU32::new(0);
 
 impl TempPostgres {
-    /// Runs `initdb` and `pg_ctl start`. As root, both run as the `postgres` OS user (initdb
+    /// Runs `initdb` and `pg_ctl start` (with `fsync=off`: tests need no durability). As root, both run as the `postgres` OS user (initdb
     /// refuses root), through `runuser`.
     ///
     /// # Errors
     /// [`TempPostgresError`] saying which step failed and how (missing binaries included).
     pub fn start() -> Result<Self, TempPostgresError> {
+        Self::start_with_fsync(false)
+    }
+
+    /// Like [`TempPostgres::start`], with `fsync` on: commits reach the disk, as in production
+    /// (for benchmarks that compare durable backends).
+    ///
+    /// # Errors
+    /// As [`TempPostgres::start`].
+    pub fn start_durable() -> Result<Self, TempPostgresError> {
+        Self::start_with_fsync(true)
+    }
+
+    fn start_with_fsync(fsync: bool) -> Result<Self, TempPostgresError> {
         let bin = find_binaries()?;
         let as_postgres_user = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
         let dir = tempfile::Builder::new()
@@ -91,9 +104,10 @@ impl TempPostgres {
         for _ in 0..5 {
             server.port = free_port()?;
             let options = format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={}",
                 server.port,
-                server.dir.path().display()
+                server.dir.path().display(),
+                if fsync { "on" } else { "off" }
             );
             let log = server.dir.path().join("log");
             match run(
