@@ -331,6 +331,27 @@ pub async fn commit_server_code(
     })
 }
 
+/// Records one attempt to remove Activation Lock (journey 3: the unlock workflow tries one code,
+/// then the other after a `404`, and records each attempt here).
+///
+/// # Errors
+/// Store failures.
+pub async fn record_unlock_attempt(
+    store: &impl CodeStore,
+    udid: &Udid,
+    code: code_store::CodeKind,
+    outcome: code_store::AttemptOutcome,
+) -> Result<(), StoreFlowError> {
+    store
+        .apply(
+            udid,
+            Change::UnlockAttempt { code, outcome },
+            Timestamp::now(),
+        )
+        .await?;
+    Ok(())
+}
+
 /// Imports one export line (`alb import`): the record goes through the store's rules, so an
 /// import never loses what is already stored. Returns the store's outcome.
 ///
@@ -460,7 +481,19 @@ fn device(identity: &mdm_protocol::Identity, message: &str) -> Result<Udid, Inge
     let id = identity
         .device_id()
         .ok_or_else(|| IngestError::NoDevice(message.to_owned()))?;
-    Ok(Udid::new(id)?)
+    checked_udid(id)
+}
+
+/// A UDID reported by a device; the `serial:` prefix is reserved for devices not enrolled yet.
+fn checked_udid(id: &str) -> Result<Udid, IngestError> {
+    let udid = Udid::new(id)?;
+    if udid.is_placeholder() {
+        return Err(IngestError::Value(StoreError::InvalidField {
+            field: "UDID",
+            reason: "the serial: prefix is reserved".to_owned(),
+        }));
+    }
+    Ok(udid)
 }
 
 /// Applies one device message (property list, XML or binary) to the store:
@@ -531,7 +564,7 @@ pub async fn ingest(
             ResponsePayload::DeviceInformation(info) => {
                 let kind = "DeviceInformation".to_owned();
                 let udid = match info.udid.as_deref() {
-                    Some(id) if response.identity.device_id().is_none() => Udid::new(id)?,
+                    Some(id) if response.identity.device_id().is_none() => checked_udid(id)?,
                     _ => device(&response.identity, &kind)?,
                 };
                 let cellular = info.cellular_identity();
@@ -660,5 +693,52 @@ mod tests {
             mismatch,
             Err(StoreFlowError::SerialMismatch { .. })
         ));
+    }
+
+    fn response(udid: &str, code: &str) -> Vec<u8> {
+        format!(
+            "<plist version=\"1.0\"><dict><key>UDID</key><string>{udid}</string>\
+             <key>CommandUUID</key><string>c</string><key>Status</key><string>Acknowledged</string>\
+             <key>ActivationLockBypassCode</key><string>{code}</string></dict></plist>"
+        )
+        .into_bytes()
+    }
+
+    #[tokio::test]
+    async fn ingest_refuses_reserved_udids_and_commands() {
+        let store = code_store::MemoryStore::new(Protection::Cleartext);
+        let code = "A8QK7-GFG21-6RHT-V0U9-756P-L7E3";
+        let err = ingest(&store, &response("serial:C02X", code), Timestamp::now()).await;
+        assert!(matches!(err, Err(IngestError::Value(_))), "{err:?}");
+        let ok = ingest(&store, &response("UDID-OK", code), Timestamp::now())
+            .await
+            .unwrap();
+        assert!(ok.outcomes[0].changed());
+        let command = mdm_protocol::Command::new(mdm_protocol::CommandRequest::SecurityInfo)
+            .to_xml()
+            .unwrap();
+        assert!(matches!(
+            ingest(&store, &command, Timestamp::now()).await,
+            Err(IngestError::Command)
+        ));
+        assert!(matches!(
+            ingest(&store, b"not a plist", Timestamp::now()).await,
+            Err(IngestError::Parse(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn unlock_attempts_feed_the_failed_query() {
+        let store = code_store::MemoryStore::new(Protection::Cleartext);
+        let udid = Udid::new("U-F").unwrap();
+        let (device, server) = (code_store::CodeKind::Device, code_store::CodeKind::Server);
+        record_unlock_attempt(&store, &udid, device, code_store::AttemptOutcome::Rejected)
+            .await
+            .unwrap();
+        assert_eq!(store.failed_unlocks().await.unwrap().len(), 1);
+        record_unlock_attempt(&store, &udid, server, code_store::AttemptOutcome::Unlocked)
+            .await
+            .unwrap();
+        assert!(store.failed_unlocks().await.unwrap().is_empty());
     }
 }
