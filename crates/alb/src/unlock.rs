@@ -98,35 +98,25 @@ pub enum UnlockError {
 /// The file cannot be read or parsed, the password variable is missing, or the key does not
 /// match the certificate.
 pub fn load_identity(path: &Path, password_env: Option<&str>) -> Result<Identity, UnlockError> {
-    let identity_error = |source| UnlockError::Identity {
-        path: path.to_owned(),
-        source,
-    };
-    let bytes = Zeroizing::new(std::fs::read(path).map_err(|source| {
-        identity_error(IdentityError::Io {
-            path: path.display().to_string(),
-            source,
-        })
-    })?);
-    let looks_like_pem = bytes
-        .iter()
-        .skip_while(|b| b.is_ascii_whitespace())
-        .take(10)
-        .eq(b"-----BEGIN".iter());
-    let blank = bytes.iter().all(u8::is_ascii_whitespace);
-    if looks_like_pem || blank {
-        return Identity::from_pem(&bytes).map_err(identity_error);
-    }
-    let var = password_env.ok_or_else(|| UnlockError::PasswordNeeded {
-        path: path.to_owned(),
-    })?;
-    let password =
-        Zeroizing::new(
-            std::env::var(var).map_err(|_| UnlockError::PasswordVariable {
+    let password = match password_env {
+        Some(var) => Some(Zeroizing::new(std::env::var(var).map_err(|_| {
+            UnlockError::PasswordVariable {
                 var: var.to_owned(),
-            })?,
-        );
-    Identity::from_pkcs12(&bytes, &password).map_err(identity_error)
+            }
+        })?)),
+        None => None,
+    };
+    Identity::from_file(path, password.as_deref().map(String::as_str)).map_err(
+        |source| match source {
+            IdentityError::PasswordRequired => UnlockError::PasswordNeeded {
+                path: path.to_owned(),
+            },
+            source => UnlockError::Identity {
+                path: path.to_owned(),
+                source,
+            },
+        },
+    )
 }
 
 /// Parses codes given by the operator, in order, labelled `code #1`, `code #2`...

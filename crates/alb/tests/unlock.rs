@@ -147,7 +147,7 @@ async fn a_pkcs12_identity_works_with_its_password_from_the_environment() {
         text(&output.stdout)
     );
 
-    let wrong = alb(args, &[("ALB_TEST_P12_PASSWORD", "nope")]).await;
+    let wrong = alb(args.clone(), &[("ALB_TEST_P12_PASSWORD", "nope")]).await;
     assert_eq!(wrong.status.code(), Some(2));
     assert!(
         text(&wrong.stderr).contains("wrong PKCS#12 password"),
@@ -155,6 +155,24 @@ async fn a_pkcs12_identity_works_with_its_password_from_the_environment() {
         text(&wrong.stderr)
     );
     assert!(!text(&wrong.stderr).contains("nope"));
+
+    let mut no_password = base_args(&server, &files.identity_p12, &files.ca);
+    no_password.extend(["--code", DEVICE_CODE].map(str::to_owned));
+    let output = alb(no_password, &[]).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("--identity-password-env"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let unset = alb(args.clone(), &[]).await;
+    assert_eq!(unset.status.code(), Some(2));
+    assert!(
+        text(&unset.stderr).contains("ALB_TEST_P12_PASSWORD"),
+        "{}",
+        text(&unset.stderr)
+    );
     assert_eq!(
         server.requests().len(),
         1,

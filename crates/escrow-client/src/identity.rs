@@ -14,6 +14,9 @@ use rustls_pki_types::{
 };
 use zeroize::{Zeroize as _, Zeroizing};
 
+/// The largest identity file [`Identity::from_file`] reads.
+pub const MAX_IDENTITY_FILE_BYTES: usize = 1024 * 1024;
+
 /// Why a client identity could not be loaded. Never carries key material or the password.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -26,6 +29,12 @@ pub enum IdentityError {
         /// Why.
         source: std::io::Error,
     },
+    /// The file is larger than [`MAX_IDENTITY_FILE_BYTES`].
+    #[error("the identity file is larger than 1 MiB")]
+    TooLarge,
+    /// The file is PKCS#12 (not PEM) and no password was given.
+    #[error("the identity is PKCS#12 and needs a password")]
+    PasswordRequired,
     /// The input is empty.
     #[error("the identity is empty (expected PEM certificate and key, or PKCS#12)")]
     Empty,
@@ -176,19 +185,33 @@ impl Identity {
         Self::from_der(certs, &key)
     }
 
-    /// Reads a file: PKCS#12 when `password` is given, PEM otherwise.
+    /// Reads a file of at most [`MAX_IDENTITY_FILE_BYTES`]: PEM when it starts like PEM (or
+    /// is blank), PKCS#12 otherwise, which needs `password`.
     ///
     /// # Errors
-    /// The file cannot be read, or as [`from_pem`](Self::from_pem) /
+    /// The file cannot be read or is too large, a PKCS#12 file without password
+    /// ([`IdentityError::PasswordRequired`]), or as [`from_pem`](Self::from_pem) /
     /// [`from_pkcs12`](Self::from_pkcs12).
     pub fn from_file(path: &Path, password: Option<&str>) -> Result<Self, IdentityError> {
-        let bytes = Zeroizing::new(std::fs::read(path).map_err(|source| IdentityError::Io {
+        let io_error = |source| IdentityError::Io {
             path: path.display().to_string(),
             source,
-        })?);
+        };
+        let file = std::fs::File::open(path).map_err(io_error)?;
+        let mut bytes = Zeroizing::new(Vec::new());
+        let limit = u64::try_from(MAX_IDENTITY_FILE_BYTES).unwrap_or(u64::MAX);
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, limit + 1), &mut bytes)
+            .map_err(io_error)?;
+        if bytes.len() > MAX_IDENTITY_FILE_BYTES {
+            return Err(IdentityError::TooLarge);
+        }
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_none() || first == Some(&b'-') {
+            return Self::from_pem(&bytes);
+        }
         match password {
             Some(password) => Self::from_pkcs12(&bytes, password),
-            None => Self::from_pem(&bytes),
+            None => Err(IdentityError::PasswordRequired),
         }
     }
 

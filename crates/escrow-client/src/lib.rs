@@ -15,7 +15,7 @@ pub mod testing;
 pub use client::EscrowClient;
 pub use config::{ConfigError, DEFAULT_ENDPOINT, Endpoint, EscrowConfig, RetryPolicy, TrustRoots};
 pub use excerpt::BodyExcerpt;
-pub use identity::{Identity, IdentityError};
+pub use identity::{Identity, IdentityError, MAX_IDENTITY_FILE_BYTES};
 pub use outcome::{
     AttemptReport, AttemptResult, CodeSource, StatusClass, TransportFailure, UnlockOutcome, Verdict,
 };

@@ -47,6 +47,20 @@ fn pem_identity_from_file_and_parts() {
     let p12_path = dir.path().join("apns.p12");
     std::fs::write(&p12_path, pki.client.pkcs12("pw")).unwrap();
     assert!(Identity::from_file(&p12_path, Some("pw")).is_ok());
+    assert!(matches!(
+        Identity::from_file(&p12_path, None),
+        Err(IdentityError::PasswordRequired)
+    ));
+    let huge = dir.path().join("huge.p12");
+    std::fs::write(
+        &huge,
+        vec![0x30; escrow_client::MAX_IDENTITY_FILE_BYTES + 1],
+    )
+    .unwrap();
+    assert!(matches!(
+        Identity::from_file(&huge, Some("pw")),
+        Err(IdentityError::TooLarge)
+    ));
 }
 
 #[test]
