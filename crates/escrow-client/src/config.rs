@@ -11,6 +11,9 @@ use rustls_pki_types::{CertificateDer, pem::PemObject};
 pub const DEFAULT_ENDPOINT: &str =
     "https://deviceservices-external.apple.com/deviceservicesworkers/escrowKeyUnlock";
 
+/// The largest CA file [`TrustRoots::from_pem_file`] reads.
+pub const MAX_CA_FILE_BYTES: usize = 4 * 1024 * 1024;
+
 /// Why a client configuration is not usable.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -165,15 +168,25 @@ impl TrustRoots {
         Ok(Self::Custom(certs))
     }
 
-    /// Trusts only the CA certificates in this PEM file.
+    /// Trusts only the CA certificates in this PEM file (at most [`MAX_CA_FILE_BYTES`]).
     ///
     /// # Errors
     /// The file cannot be read, or as [`from_pem`](Self::from_pem).
     pub fn from_pem_file(path: &Path) -> Result<Self, ConfigError> {
-        let pem = std::fs::read(path).map_err(|source| ConfigError::CaFile {
+        let ca_error = |source| ConfigError::CaFile {
             path: path.display().to_string(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(ca_error)?;
+        let mut pem = Vec::new();
+        let limit = u64::try_from(MAX_CA_FILE_BYTES).unwrap_or(u64::MAX);
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, limit + 1), &mut pem)
+            .map_err(ca_error)?;
+        if pem.len() > MAX_CA_FILE_BYTES {
+            return Err(ConfigError::NoCaCertificate {
+                reason: Some("the CA file is larger than 4 MiB".to_owned()),
+            });
+        }
         Self::from_pem(&pem)
     }
 

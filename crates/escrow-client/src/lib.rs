@@ -13,7 +13,10 @@ mod request;
 pub mod testing;
 
 pub use client::EscrowClient;
-pub use config::{ConfigError, DEFAULT_ENDPOINT, Endpoint, EscrowConfig, RetryPolicy, TrustRoots};
+pub use config::{
+    ConfigError, DEFAULT_ENDPOINT, Endpoint, EscrowConfig, MAX_CA_FILE_BYTES, RetryPolicy,
+    TrustRoots,
+};
 pub use excerpt::BodyExcerpt;
 pub use identity::{Identity, IdentityError, MAX_IDENTITY_FILE_BYTES};
 pub use outcome::{
