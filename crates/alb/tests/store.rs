@@ -432,3 +432,41 @@ async fn ingest_applies_device_messages_with_the_retention_rule() {
     let missing = stdout(&run(&mut f.alb(&["missing"])));
     assert!(!missing.contains(UDID), "{missing}");
 }
+
+/// Two `alb` processes generating into the same SQLite file at once: both finish, and every
+/// printed code is stored under its device.
+#[tokio::test]
+async fn concurrent_processes_share_one_sqlite_store() {
+    let f = Fixture::new();
+    let mut children = Vec::new();
+    for p in 0..2 {
+        let serials: String = (0..30).map(|i| format!("C02P{p}{i:04}\n")).collect();
+        let file = f.path(&format!("fleet{p}"));
+        std::fs::write(&file, serials).unwrap();
+        children.push(
+            f.alb(&["generate", "--serials", file.to_str().unwrap(), "--json"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    let mut printed = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        printed.extend(stdout(&out).lines().map(str::to_owned));
+    }
+    assert_eq!(printed.len(), 60);
+    let store = f.open().await;
+    for line in &printed {
+        let v = json(line);
+        let udid = Udid::new(v["udid"].as_str().unwrap()).unwrap();
+        let record = store.record(&udid).await.unwrap().unwrap();
+        assert_eq!(
+            record.server_code.unwrap().code.to_string(),
+            v["code"].as_str().unwrap()
+        );
+    }
+    assert_eq!(store.records().await.unwrap().len(), 60);
+}

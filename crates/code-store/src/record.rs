@@ -592,6 +592,31 @@ mod tests {
         assert_eq!(o.events.len(), 1);
     }
 
+    proptest::proptest! {
+        /// Whatever the devices report, in any order: the stored code is the last non-empty one
+        /// reported, and a change is recorded exactly when a non-empty code differs from the
+        /// last non-empty one before it.
+        #[test]
+        fn the_stored_code_is_the_last_non_empty_one(
+            reports in proptest::collection::vec(proptest::option::of(0u8..4), 0..40)
+        ) {
+            let mut r = record();
+            let mut changes = 0;
+            for (i, report) in reports.iter().enumerate() {
+                let at = Timestamp::from_unix(i64::try_from(i).unwrap());
+                changes += r.apply(Change::DeviceCode(report.map(code)), at).events.len();
+            }
+            let non_empty: Vec<u8> = reports.iter().flatten().copied().collect();
+            let expected_changes = non_empty
+                .iter()
+                .enumerate()
+                .filter(|&(i, v)| i == 0 || non_empty[i - 1] != *v)
+                .count();
+            proptest::prop_assert_eq!(r.device_code.map(|c| c.code), non_empty.last().map(|&v| code(v)));
+            proptest::prop_assert_eq!(changes, expected_changes);
+        }
+    }
+
     #[test]
     fn attempts_are_always_recorded() {
         let mut r = record();

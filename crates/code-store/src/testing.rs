@@ -219,11 +219,21 @@ fn free_port() -> Result<u16, TempPostgresError> {
         .map_err(|e| TempPostgresError(format!("no free loopback port: {e}")))
 }
 
+const MISSING: &str = "install the `postgresql` package (apt-get install postgresql), set PG_BIN \
+     to its bin directory, or set ALB_SKIP_POSTGRES=1 to skip the PostgreSQL tests";
+
 /// `$PG_BIN`, else the newest `/usr/lib/postgresql/<version>/bin`, else the directory of
 /// `initdb` on `$PATH`.
 fn find_binaries() -> Result<PathBuf, TempPostgresError> {
     if let Some(dir) = std::env::var_os("PG_BIN") {
-        return Ok(PathBuf::from(dir));
+        let dir = PathBuf::from(dir);
+        if dir.join("initdb").is_file() {
+            return Ok(dir);
+        }
+        return Err(TempPostgresError(format!(
+            "PG_BIN={} holds no initdb; {MISSING}",
+            dir.display()
+        )));
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -244,11 +254,9 @@ fn find_binaries() -> Result<PathBuf, TempPostgresError> {
         .flat_map(std::env::split_paths)
         .find(|dir| Path::new(dir).join("initdb").is_file())
         .ok_or_else(|| {
-            TempPostgresError(
-                "the PostgreSQL server binaries (initdb, pg_ctl) were not found in $PG_BIN, \
-                 /usr/lib/postgresql/*/bin or $PATH; install the `postgresql` package \
-                 (apt-get install postgresql), or set ALB_SKIP_POSTGRES=1 to skip these tests"
-                    .to_owned(),
-            )
+            TempPostgresError(format!(
+                "the PostgreSQL server binaries (initdb, pg_ctl) were not found in \
+                 /usr/lib/postgresql/*/bin or $PATH; {MISSING}"
+            ))
         })
 }
