@@ -65,6 +65,12 @@ pub enum UnlockError {
     /// Neither the options nor a store give the device's serial and product type.
     #[error("no device to unlock: give --serial and --product-type")]
     NoDevice,
+    /// The store has no record of the device named, and the options do not describe it.
+    #[error("the store has no record of {device}: give --serial, --product-type and --code")]
+    UnknownDevice {
+        /// The UDID or serial number given.
+        device: String,
+    },
     /// Neither the options nor a store give a code to try.
     #[error("no code to try: give --code (device code first)")]
     NoCodes,

@@ -8,6 +8,11 @@ use std::{
     process::{Command, Output},
 };
 
+use bypass_code::BypassCode;
+use code_store::{
+    AttemptOutcome, Change, CodeKind, CodeStore, DeviceIdentity, Event, Protection, SqliteStore,
+    Timestamp, Udid,
+};
 use escrow_client::testing::{RecordingServer, Reply, TestPki};
 
 const DEVICE_CODE: &str = "A8QK7-GFG21-6RHT-V0U9-756P-L7E3";
@@ -73,6 +78,8 @@ async fn alb(args: Vec<String>, env: &[(&str, &str)]) -> Output {
     tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_alb"))
             .args(&args)
+            .env_remove("ALB_STORE")
+            .env_remove("ALB_STORE_KEY")
             .envs(env)
             .output()
             .expect("alb runs")
@@ -275,4 +282,212 @@ async fn a_client_certificate_from_another_ca_is_refused() {
     );
     assert!(server.requests().is_empty());
     assert!(server.handshake_failures() >= 1);
+}
+
+const UDID: &str = "00008030-001A2B3C4D5E6F70";
+
+/// A SQLite store (cleartext: a throw-away test store) holding one device with both codes.
+async fn seeded_store(path: &Path) -> Udid {
+    let store = SqliteStore::open(path, Protection::Cleartext)
+        .await
+        .unwrap();
+    let udid = Udid::new(UDID).unwrap();
+    let identity = DeviceIdentity {
+        serial_number: Some("DMPXK0ABCD12".to_owned()),
+        product_type: Some("iPhone10,3".to_owned()),
+        imei: Some("490154203237518".to_owned()),
+        ..DeviceIdentity::default()
+    };
+    let device: BypassCode = DEVICE_CODE.parse().unwrap();
+    let server: BypassCode = SERVER_CODE.parse().unwrap();
+    let now = Timestamp::now();
+    store
+        .apply(&udid, Change::Identity(identity), now)
+        .await
+        .unwrap();
+    let escrow_key = server.escrow_key();
+    store
+        .apply(
+            &udid,
+            Change::ServerCode {
+                code: server,
+                escrow_key,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    store
+        .apply(&udid, Change::DeviceCode(Some(device)), now)
+        .await
+        .unwrap();
+    udid
+}
+
+/// `alb unlock DEVICE --store sqlite:DB --cleartext` with the requester options only.
+fn store_args(server: &RecordingServer, files: &Files, db: &Path, device: &str) -> Vec<String> {
+    [
+        "unlock",
+        device,
+        "--store",
+        &format!("sqlite:{}", db.display()),
+        "--cleartext",
+        "--org-name",
+        "Example & Sons, Ltd.",
+        "--guid",
+        "ops+lock@example.com",
+        "--identity",
+        files.identity_pem.to_str().unwrap(),
+        "--ca-file",
+        files.ca.to_str().unwrap(),
+        "--endpoint",
+        &server.url(),
+        "--attempt-timeout",
+        "2",
+        "--deadline",
+        "5",
+    ]
+    .iter()
+    .map(|&s| s.to_owned())
+    .collect()
+}
+
+async fn unlock_history(db: &Path, udid: &Udid) -> Vec<(CodeKind, AttemptOutcome)> {
+    let store = SqliteStore::open(db, Protection::Cleartext).await.unwrap();
+    store
+        .history(udid)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|entry| match entry.event {
+            Event::UnlockAttempted { code, outcome } => Some((code, outcome)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn stored_codes_are_tried_device_first_and_every_attempt_is_recorded() {
+    let pki = TestPki::new();
+    let files = files(&pki);
+    let db = files._dir.path().join("store.sqlite3");
+    let udid = seeded_store(&db).await;
+    let server = RecordingServer::start(
+        &pki,
+        [Reply::status(404), Reply::status(500), Reply::status(200)],
+    )
+    .await
+    .unwrap();
+    let mut args = store_args(&server, &files, &db, UDID);
+    args.push("--json".to_owned());
+
+    let output = alb(args, &[]).await;
+
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_str(text(&output.stdout).trim()).unwrap();
+    assert_eq!(report["code"], "server");
+    let codes: Vec<&str> = report["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["device", "server", "server"]);
+
+    // The identity came from the store: serial, product type and IMEI in the query.
+    let requests = server.requests();
+    assert_eq!(
+        requests[0].query.as_deref(),
+        Some("serial=DMPXK0ABCD12&productType=iPhone10%2C3&imei=490154203237518")
+    );
+    assert!(text(&requests[0].body).ends_with(&format!("escrowKey={DEVICE_CODE}")));
+    assert!(text(&requests[1].body).ends_with(&format!("escrowKey={SERVER_CODE}")));
+
+    assert_eq!(
+        unlock_history(&db, &udid).await,
+        [
+            (CodeKind::Device, AttemptOutcome::Rejected),
+            (CodeKind::Server, AttemptOutcome::Failed),
+            (CodeKind::Server, AttemptOutcome::Unlocked),
+        ]
+    );
+    let store = SqliteStore::open(&db, Protection::Cleartext).await.unwrap();
+    let record = store.record(&udid).await.unwrap().unwrap();
+    let last = record.last_unlock.unwrap();
+    assert_eq!(
+        (last.code, last.outcome),
+        (CodeKind::Server, AttemptOutcome::Unlocked)
+    );
+}
+
+#[tokio::test]
+async fn a_device_is_found_by_serial_and_a_failure_is_recorded() {
+    let pki = TestPki::new();
+    let files = files(&pki);
+    let db = files._dir.path().join("store.sqlite3");
+    let udid = seeded_store(&db).await;
+    let server = RecordingServer::start(&pki, [Reply::status(404), Reply::status(404)])
+        .await
+        .unwrap();
+
+    let output = alb(store_args(&server, &files, &db, "DMPXK0ABCD12"), &[]).await;
+
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stdout).contains("device code (try 1): HTTP 404"),
+        "{}",
+        text(&output.stdout)
+    );
+    assert!(
+        text(&output.stdout).contains("server code (try 1): HTTP 404"),
+        "{}",
+        text(&output.stdout)
+    );
+    assert_eq!(
+        unlock_history(&db, &udid).await,
+        [
+            (CodeKind::Device, AttemptOutcome::Rejected),
+            (CodeKind::Server, AttemptOutcome::Rejected),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_device_the_store_does_not_know_needs_the_options() {
+    let pki = TestPki::new();
+    let files = files(&pki);
+    let db = files._dir.path().join("store.sqlite3");
+    seeded_store(&db).await;
+    let server = RecordingServer::start(&pki, [Reply::status(200)])
+        .await
+        .unwrap();
+
+    let unknown = alb(store_args(&server, &files, &db, "F2LXK0ZZZZ99"), &[]).await;
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        text(&unknown.stderr).contains("has no record of F2LXK0ZZZZ99"),
+        "{}",
+        text(&unknown.stderr)
+    );
+
+    let mut described = store_args(&server, &files, &db, "F2LXK0ZZZZ99");
+    described.extend(
+        [
+            "--serial",
+            "F2LXK0ZZZZ99",
+            "--product-type",
+            "iPad4,1",
+            "--code",
+            DEVICE_CODE,
+        ]
+        .map(str::to_owned),
+    );
+    let output = alb(described, &[]).await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let store = SqliteStore::open(&db, Protection::Cleartext).await.unwrap();
+    assert!(
+        store.find("F2LXK0ZZZZ99").await.unwrap().is_empty(),
+        "no record is invented"
+    );
+    assert_eq!(server.requests().len(), 1);
 }

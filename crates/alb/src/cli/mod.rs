@@ -43,7 +43,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, alb::Error> {
     match cli.command {
         Command::Codes(command) => codes::run(command, &cli.store),
         Command::Protocol(command) => protocol::run(command),
-        Command::Unlock(command) => unlock::run(command),
+        Command::Unlock(command) => unlock::run(command, &cli.store),
         Command::Store(command) => store::run(command, &cli.store),
     }
 }

@@ -8,28 +8,33 @@ use std::{
 };
 
 use alb::{
-    Error,
+    Error, store_flow,
     unlock::{
-        ClientSettings, DeviceOptions, UnlockError, UnlockReport, load_identity, parse_codes, plan,
-        unlock_device,
+        ClientSettings, DeviceOptions, UnlockError, UnlockReport, find_record, load_identity,
+        parse_codes, plan, record_attempts, unlock_device,
     },
 };
 use clap::{Args, Subcommand};
+use code_store::AnyStore;
 use escrow_client::EscrowClient;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
+
+use super::store::StoreArgs;
 
 /// Subcommands that remove Activation Lock.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Remove Activation Lock: send the device's codes to Apple in order (device code first),
-    /// moving on only when Apple answers 404. Exit 0 when unlocked, 1 when not, 2 on error.
+    /// moving on only when Apple answers 404. With a DEVICE the store knows, its identity and
+    /// codes come from the store and every attempt goes to its history; options given win.
+    /// Exit 0 when unlocked, 1 when not, 2 on error.
     Unlock(UnlockArgs),
 }
 
 /// `alb unlock` options.
 #[derive(Args)]
 pub struct UnlockArgs {
-    /// The device's UDID or serial number, to find its record in the store.
+    /// The device's UDID or serial number, to find its record in the store (`--store`).
     pub device: Option<String>,
     /// The organisation name sent to Apple for its audit (`orgName`).
     #[arg(long, value_name = "NAME")]
@@ -96,10 +101,10 @@ impl fmt::Debug for UnlockArgs {
 }
 
 /// Runs `alb unlock`.
-pub fn run(command: Command) -> Result<ExitCode, Error> {
+pub fn run(command: Command, store: &StoreArgs) -> Result<ExitCode, Error> {
     match command {
         Command::Unlock(mut args) => {
-            let result = unlock(&args);
+            let result = unlock(&args, store);
             for code in &mut args.codes {
                 code.zeroize();
             }
@@ -115,7 +120,7 @@ fn seconds(option: &'static str, value: f64) -> Result<Duration, UnlockError> {
         .ok_or(UnlockError::Duration { option })
 }
 
-fn unlock(args: &UnlockArgs) -> Result<ExitCode, Error> {
+fn unlock(args: &UnlockArgs, store_args: &StoreArgs) -> Result<ExitCode, Error> {
     let settings = ClientSettings {
         endpoint: args.endpoint.clone(),
         ca_file: args.ca_file.clone(),
@@ -136,23 +141,65 @@ fn unlock(args: &UnlockArgs) -> Result<ExitCode, Error> {
         guid: args.guid.clone(),
     };
     let given = parse_codes(&args.codes)?;
-    let (request, codes) = plan(None, &options, given)?;
+    if args.device.is_none() {
+        // Options only: everything is checked before the network (and no store is opened).
+        plan(None, &options, given.clone())?;
+    }
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(UnlockError::Runtime)?;
-    let outcome = runtime.block_on(async {
-        let client = EscrowClient::new(config, &identity)?;
-        Ok::<_, UnlockError>(unlock_device(&client, &request, &codes).await)
-    })?;
+    runtime.block_on(async {
+        // The store is opened only when a device is named: look it up, take what it knows.
+        let store = match &args.device {
+            Some(_) => Some(open_store(store_args).await?),
+            None => None,
+        };
+        let record = match (&store, &args.device) {
+            (Some(store), Some(device)) => find_record(store, device).await?,
+            _ => None,
+        };
+        let (request, codes) = match plan(record.as_ref(), &options, given) {
+            Err(UnlockError::NoDevice | UnlockError::NoCodes) if record.is_none() => {
+                return Err(UnlockError::UnknownDevice {
+                    device: args.device.clone().unwrap_or_default(),
+                }
+                .into());
+            }
+            other => other?,
+        };
+        let client = EscrowClient::new(config, &identity).map_err(UnlockError::from)?;
+        let outcome = unlock_device(&client, &request, &codes).await;
 
-    let report = UnlockReport::new(&outcome);
-    report.write(&mut io::stdout().lock(), args.json)?;
-    if report.unlocked() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        let _ = writeln!(io::stderr(), "alb: {}", report.verdict());
-        Ok(ExitCode::from(1))
-    }
+        let report = UnlockReport::new(&outcome);
+        report.write(&mut io::stdout().lock(), args.json)?;
+        if let (Some(store), Some(record)) = (&store, &record) {
+            record_attempts(store, &record.udid, &outcome).await?;
+        }
+        if report.unlocked() {
+            Ok(ExitCode::SUCCESS)
+        } else {
+            let _ = writeln!(io::stderr(), "alb: {}", report.verdict());
+            Ok(ExitCode::from(1))
+        }
+    })
+}
+
+/// Opens the store named by the global options (`--store`, `--key-file`, `ALB_STORE_KEY`,
+/// `--cleartext`), as every store command does.
+async fn open_store(args: &StoreArgs) -> Result<AnyStore, Error> {
+    let env_key = std::env::var(store_flow::STORE_KEY_VARIABLE)
+        .ok()
+        .map(Zeroizing::new);
+    let protection = store_flow::protection(
+        args.key_file.as_deref(),
+        env_key.as_deref().map(String::as_str),
+        args.cleartext,
+    )?;
+    let url = args
+        .store
+        .clone()
+        .unwrap_or_else(store_flow::default_store_url);
+    Ok(store_flow::open_store(&url, protection).await?)
 }
