@@ -88,6 +88,32 @@ async fn alb(args: Vec<String>, env: &[(&str, &str)]) -> Output {
     .unwrap()
 }
 
+/// Runs `alb` with `input` on its standard input.
+async fn alb_with_stdin(args: Vec<String>, input: &str) -> Output {
+    use std::{io::Write as _, process::Stdio};
+    let input = input.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_alb"))
+            .args(&args)
+            .env_remove("ALB_STORE")
+            .env_remove("ALB_STORE_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("alb runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
@@ -490,4 +516,39 @@ async fn a_device_the_store_does_not_know_needs_the_options() {
         "no record is invented"
     );
     assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn codes_can_come_from_standard_input() {
+    let pki = TestPki::new();
+    let files = files(&pki);
+    let server = RecordingServer::start(&pki, [Reply::status(404), Reply::status(200)])
+        .await
+        .unwrap();
+    let mut args = base_args(&server, &files.identity_pem, &files.ca);
+    args.push("--code-stdin".to_owned());
+
+    let output = alb_with_stdin(
+        args.clone(),
+        &format!("{DEVICE_CODE}\n\n  {SERVER_CODE}  \n"),
+    )
+    .await;
+
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).ends_with("unlocked with the code #2\n"),
+        "{}",
+        text(&output.stdout)
+    );
+    let requests = server.requests();
+    assert!(text(&requests[1].body).ends_with(&format!("escrowKey={SERVER_CODE}")));
+
+    let too_many = format!("{DEVICE_CODE}\n").repeat(17);
+    let output = alb_with_stdin(args, &too_many).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("more than 16 codes"),
+        "{}",
+        text(&output.stderr)
+    );
 }

@@ -2,7 +2,7 @@
 
 use core::{fmt, time::Duration};
 use std::{
-    io::{self, Write},
+    io::{self, BufRead as _, Write},
     path::PathBuf,
     process::ExitCode,
 };
@@ -57,6 +57,10 @@ pub struct UnlockArgs {
     /// A bypass code to try, in order (repeat: device code first, then server code).
     #[arg(long = "code", value_name = "CODE")]
     pub codes: Vec<String>,
+    /// Read codes from standard input, one per line, after any `--code` (keeps them out of the
+    /// process list).
+    #[arg(long)]
+    pub code_stdin: bool,
     /// The device's serial number.
     #[arg(long, value_name = "S", requires = "product_type")]
     pub serial: Option<String>,
@@ -140,7 +144,15 @@ fn unlock(args: &UnlockArgs, store_args: &StoreArgs) -> Result<ExitCode, Error> 
         org_name: args.org_name.clone(),
         guid: args.guid.clone(),
     };
-    let given = parse_codes(&args.codes)?;
+    let mut texts: Vec<Zeroizing<String>> = args
+        .codes
+        .iter()
+        .map(|code| Zeroizing::new(code.clone()))
+        .collect();
+    if args.code_stdin {
+        texts.extend(read_codes(&mut io::stdin().lock())?);
+    }
+    let given = parse_codes(&texts.iter().map(|t| t.as_str()).collect::<Vec<_>>())?;
     if args.device.is_none() {
         // Options only: everything is checked before the network (and no store is opened).
         plan(None, &options, given.clone())?;
@@ -184,6 +196,40 @@ fn unlock(args: &UnlockArgs, store_args: &StoreArgs) -> Result<ExitCode, Error> 
             Ok(ExitCode::from(1))
         }
     })
+}
+
+/// The most codes `--code-stdin` reads.
+const MAX_STDIN_CODES: usize = 16;
+/// The longest line `--code-stdin` reads (a code is 29 characters).
+const MAX_STDIN_LINE: u64 = 128;
+
+/// Reads codes one per line (blank lines skipped), bounded in count and length.
+fn read_codes(input: &mut impl io::BufRead) -> Result<Vec<Zeroizing<String>>, Error> {
+    let mut codes = Vec::new();
+    loop {
+        let mut line = Zeroizing::new(String::new());
+        let read = io::Read::take(&mut *input, MAX_STDIN_LINE).read_line(&mut line)?;
+        if read == 0 {
+            return Ok(codes);
+        }
+        if !line.ends_with('\n') && u64::try_from(read).is_ok_and(|n| n == MAX_STDIN_LINE) {
+            return Err(
+                io::Error::new(io::ErrorKind::InvalidData, "--code-stdin: line too long").into(),
+            );
+        }
+        let code = line.trim();
+        if code.is_empty() {
+            continue;
+        }
+        if codes.len() == MAX_STDIN_CODES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "--code-stdin: more than 16 codes",
+            )
+            .into());
+        }
+        codes.push(Zeroizing::new(code.to_owned()));
+    }
 }
 
 /// Opens the store named by the global options (`--store`, `--key-file`, `ALB_STORE_KEY`,
