@@ -37,6 +37,12 @@ pub struct StoreArgs {
 
 impl StoreArgs {
     fn open(&self, runtime: &tokio::runtime::Runtime) -> Result<AnyStore, Error> {
+        runtime.block_on(self.connect())
+    }
+
+    /// Opens the store these options name: `--store` (else `ALB_STORE`, else the default
+    /// file), the key from `--key-file` (else `ALB_STORE_KEY`), `--cleartext`.
+    pub async fn connect(&self) -> Result<AnyStore, Error> {
         let env_key = std::env::var(store_flow::STORE_KEY_VARIABLE)
             .ok()
             .map(Zeroizing::new);
@@ -49,7 +55,7 @@ impl StoreArgs {
             .store
             .clone()
             .unwrap_or_else(store_flow::default_store_url);
-        Ok(runtime.block_on(store_flow::open_store(&url, protection))?)
+        Ok(store_flow::open_store(&url, protection).await?)
     }
 }
 
