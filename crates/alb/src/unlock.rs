@@ -16,8 +16,8 @@ use code_store::{
     AttemptOutcome, Change, CodeKind, CodeStore, DeviceRecord, StoreError, Timestamp, Udid,
 };
 use escrow_client::{
-    AttemptResult, CodeSource, ConfigError, EscrowClient, EscrowConfig, Identity, IdentityError,
-    RequestError, RetryPolicy, TrustRoots, UnlockOutcome, UnlockRequest, Verdict,
+    AttemptReport, AttemptResult, CodeSource, ConfigError, EscrowClient, EscrowConfig, Identity,
+    IdentityError, RequestError, RetryPolicy, TrustRoots, UnlockOutcome, UnlockRequest, Verdict,
 };
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -305,9 +305,39 @@ pub fn plan(
     Ok((request, codes))
 }
 
-/// Appends every attempt made with a stored code to the device's history, in order: `200` is
-/// `unlocked`, `404` `rejected`, anything else `failed`. Attempts with codes the store does not
-/// hold are not recorded (the store's history is about its own codes).
+/// Appends one attempt to the device's history when it used a stored code: `200` is
+/// `unlocked`, `404` `rejected`, anything else `failed`. Returns whether it was recorded
+/// (attempts with codes the store does not hold are not: its history is about its own codes).
+///
+/// # Errors
+/// The store fails.
+pub async fn record_attempt(
+    store: &impl CodeStore,
+    udid: &Udid,
+    attempt: &AttemptReport,
+) -> Result<bool, UnlockError> {
+    let code = match attempt.code {
+        CodeSource::Device => CodeKind::Device,
+        CodeSource::Server => CodeKind::Server,
+        _ => return Ok(false),
+    };
+    let how = match attempt.result.status() {
+        Some(200) => AttemptOutcome::Unlocked,
+        Some(404) => AttemptOutcome::Rejected,
+        _ => AttemptOutcome::Failed,
+    };
+    store
+        .apply(
+            udid,
+            Change::UnlockAttempt { code, outcome: how },
+            Timestamp::now(),
+        )
+        .await?;
+    Ok(true)
+}
+
+/// Appends every attempt of an outcome made with a stored code, in order; see
+/// [`record_attempt`]. Returns how many were recorded.
 ///
 /// # Errors
 /// The store fails.
@@ -318,26 +348,46 @@ pub async fn record_attempts(
 ) -> Result<usize, UnlockError> {
     let mut recorded = 0;
     for attempt in &outcome.attempts {
-        let code = match attempt.code {
-            CodeSource::Device => CodeKind::Device,
-            CodeSource::Server => CodeKind::Server,
-            _ => continue,
-        };
-        let how = match attempt.result.status() {
-            Some(200) => AttemptOutcome::Unlocked,
-            Some(404) => AttemptOutcome::Rejected,
-            _ => AttemptOutcome::Failed,
-        };
-        store
-            .apply(
-                udid,
-                Change::UnlockAttempt { code, outcome: how },
-                Timestamp::now(),
-            )
-            .await?;
-        recorded += 1;
+        if record_attempt(store, udid, attempt).await? {
+            recorded += 1;
+        }
     }
     Ok(recorded)
+}
+
+/// Tries the codes in order and, when the device has a record, writes each attempt to its
+/// history **as soon as the attempt ends** (so the trail survives a crash mid-way). The
+/// outcome is returned even when recording failed; the first recording error comes with it.
+pub async fn unlock_and_record<S: CodeStore>(
+    client: &EscrowClient,
+    request: &UnlockRequest,
+    codes: &[(CodeSource, BypassCode)],
+    history: Option<(&S, &Udid)>,
+) -> (UnlockOutcome, Result<usize, UnlockError>) {
+    let borrowed: Vec<(CodeSource, &BypassCode)> =
+        codes.iter().map(|(source, code)| (*source, code)).collect();
+    let Some((store, udid)) = history else {
+        return (client.unlock_with_fallback(request, &borrowed).await, Ok(0));
+    };
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<AttemptReport>();
+    let unlocking = async move {
+        client
+            .unlock_with_observer(request, &borrowed, |attempt| {
+                // The receiver lives until the sender is dropped, unless recording failed.
+                let _ = sender.send(attempt.clone());
+            })
+            .await
+    };
+    let recording = async {
+        let mut recorded = 0;
+        while let Some(attempt) = receiver.recv().await {
+            if record_attempt(store, udid, &attempt).await? {
+                recorded += 1;
+            }
+        }
+        Ok(recorded)
+    };
+    tokio::join!(unlocking, recording)
 }
 
 /// A short, stable name for a code's source in JSON: `device`, `server`, `supplied-N`.

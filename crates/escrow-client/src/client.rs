@@ -109,11 +109,29 @@ impl EscrowClient {
         request: &UnlockRequest,
         codes: &[(CodeSource, &BypassCode)],
     ) -> UnlockOutcome {
+        self.unlock_with_observer(request, codes, |_| {}).await
+    }
+
+    /// [`unlock_with_fallback`](Self::unlock_with_fallback), calling `on_attempt` as soon as
+    /// each exchange ends — to write an audit trail that survives a crash mid-way.
+    pub async fn unlock_with_observer(
+        &self,
+        request: &UnlockRequest,
+        codes: &[(CodeSource, &BypassCode)],
+        mut on_attempt: impl FnMut(&AttemptReport) + Send,
+    ) -> UnlockOutcome {
         let deadline = Instant::now() + self.config.deadline;
         let mut attempts = Vec::new();
         for &(source, code) in codes {
             let verdict = self
-                .try_code(request, source, code, deadline, &mut attempts)
+                .try_code(
+                    request,
+                    source,
+                    code,
+                    deadline,
+                    &mut attempts,
+                    &mut on_attempt,
+                )
                 .await;
             if let Some(verdict) = verdict {
                 tracing::info!(verdict = %verdict, "escrow unlock finished");
@@ -137,6 +155,7 @@ impl EscrowClient {
         code: &BypassCode,
         deadline: Instant,
         attempts: &mut Vec<AttemptReport>,
+        on_attempt: &mut (impl FnMut(&AttemptReport) + Send),
     ) -> Option<Verdict> {
         let policy = self.config.retry;
         let mut try_number = 0;
@@ -174,12 +193,14 @@ impl EscrowClient {
                     Some(Verdict::Unavailable { code: source })
                 }
             };
-            attempts.push(AttemptReport {
+            let report = AttemptReport {
                 code: source,
                 try_number,
                 result,
                 duration,
-            });
+            };
+            on_attempt(&report);
+            attempts.push(report);
             if !retryable {
                 return final_verdict;
             }

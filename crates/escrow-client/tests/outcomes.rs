@@ -64,6 +64,36 @@ async fn falls_back_to_the_server_code_after_404() {
 }
 
 #[tokio::test]
+async fn the_observer_sees_each_attempt_as_it_ends() {
+    let pki = TestPki::new();
+    let script = [Reply::status(404), Reply::status(500), Reply::status(200)];
+    let server = RecordingServer::start(&pki, script).await.unwrap();
+    let client = client(&pki, fast_config(&pki, &server));
+    let (device, server_side) = (device_code(), server_code());
+    let mut seen = Vec::new();
+    let outcome = client
+        .unlock_with_observer(
+            &request(),
+            &[
+                (CodeSource::Device, &device),
+                (CodeSource::Server, &server_side),
+            ],
+            |attempt| seen.push((attempt.code, attempt.try_number, server.requests().len())),
+        )
+        .await;
+    assert!(outcome.is_unlocked());
+    // Called once per exchange, right after it (the server has seen exactly that many).
+    assert_eq!(
+        seen,
+        [
+            (CodeSource::Device, 1, 1),
+            (CodeSource::Server, 1, 2),
+            (CodeSource::Server, 2, 3)
+        ]
+    );
+}
+
+#[tokio::test]
 async fn every_code_refused_is_not_found() {
     let pki = TestPki::new();
     let server = RecordingServer::start(&pki, [Reply::status(404), Reply::status(404)])

@@ -11,7 +11,7 @@ use alb::{
     Error, store_flow,
     unlock::{
         ClientSettings, DeviceOptions, UnlockError, UnlockReport, find_record, load_identity,
-        parse_codes, plan, record_attempts, unlock_device,
+        parse_codes, plan, unlock_and_record,
     },
 };
 use clap::{Args, Subcommand};
@@ -182,13 +182,15 @@ fn unlock(args: &UnlockArgs, store_args: &StoreArgs) -> Result<ExitCode, Error> 
             other => other?,
         };
         let client = EscrowClient::new(config, &identity).map_err(UnlockError::from)?;
-        let outcome = unlock_device(&client, &request, &codes).await;
+        let history = store
+            .as_ref()
+            .zip(record.as_ref().map(|record| &record.udid));
+        let (outcome, recorded) = unlock_and_record(&client, &request, &codes, history).await;
 
         let report = UnlockReport::new(&outcome);
         report.write(&mut io::stdout().lock(), args.json)?;
-        if let (Some(store), Some(record)) = (&store, &record) {
-            record_attempts(store, &record.udid, &outcome).await?;
-        }
+        // The outcome is printed first: the operator must learn it even if the store failed.
+        recorded?;
         if report.unlocked() {
             Ok(ExitCode::SUCCESS)
         } else {
