@@ -431,6 +431,8 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>
     let mut connections = JoinSet::new();
     loop {
         let Ok((tcp, _peer)) = listener.accept().await else {
+            // Out of descriptors or similar: do not spin.
+            tokio::time::sleep(core::time::Duration::from_millis(10)).await;
             continue;
         };
         let _ = tcp.set_nodelay(true);
