@@ -515,6 +515,36 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever the organisation and requester say, the body has exactly three fields and
+        /// each decodes back to what was given: no value can inject a field.
+        #[test]
+        fn form_values_round_trip_and_cannot_inject(
+            org in "[^\\p{Cc}]{1,64}",
+            guid in "[^\\p{Cc}]{1,64}",
+            raw in proptest::array::uniform16(0u8..),
+        ) {
+            proptest::prop_assume!(!org.trim().is_empty() && !guid.trim().is_empty());
+            let request = base().org_name(org.clone()).guid(guid.clone()).build().unwrap();
+            let code = BypassCode::from(raw);
+            let body = request.form_body(&code);
+            let body = core::str::from_utf8(&body).unwrap();
+            let fields: Vec<(&str, String)> = body
+                .split('&')
+                .map(|pair| {
+                    let (name, value) = pair.split_once('=').unwrap();
+                    let value = percent_encoding::percent_decode_str(value).decode_utf8().unwrap();
+                    (name, value.into_owned())
+                })
+                .collect();
+            proptest::prop_assert_eq!(
+                fields,
+                vec![("orgName", org), ("guid", guid), ("escrowKey", code.to_string())]
+            );
+            proptest::prop_assert!(body.bytes().all(|b| b.is_ascii_graphic()));
+        }
+    }
+
     #[test]
     fn error_messages_do_not_repeat_values() {
         let err = base().imei("490154203237517").build().unwrap_err();
