@@ -65,7 +65,11 @@ fuzz_target!(|data: &[u8]| {
     let result = AttemptResult::from_response(status, excerpt);
     let class = StatusClass::of(status);
     match &result {
-        AttemptResult::Response { status: s, class: c, .. } => {
+        AttemptResult::Response {
+            status: s,
+            class: c,
+            ..
+        } => {
             assert_eq!((*s, *c), (status, class));
         }
         other => panic!("a response classified as {other:?}"),
