@@ -412,3 +412,49 @@ async fn logs_name_codes_by_source_only() {
     assert!(!logs.contains(&server_side.to_string()), "{logs}");
     assert!(!logs.contains(&pki.client.key_pem.lines().nth(1).unwrap().to_owned()));
 }
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_then_reported() {
+    let pki = TestPki::new();
+    let server = RecordingServer::start(&pki, []).await.unwrap();
+    let mut config = fast_config(&pki, &server);
+    // A port nobody listens on any more.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    config.endpoint = format!("https://127.0.0.1:{port}/deviceservicesworkers/escrowKeyUnlock")
+        .parse()
+        .unwrap();
+    let client = client(&pki, config);
+    let outcome = client.unlock(&request(), &device_code()).await;
+    assert_eq!(
+        outcome.verdict,
+        Verdict::Unavailable {
+            code: CodeSource::Supplied(1)
+        }
+    );
+    assert_eq!(outcome.attempts.len(), 3);
+    for attempt in &outcome.attempts {
+        assert!(
+            matches!(
+                &attempt.result,
+                AttemptResult::Transport {
+                    failure: TransportFailure::Connection,
+                    ..
+                }
+            ),
+            "{attempt:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn throttling_is_retried() {
+    let pki = TestPki::new();
+    let script = [Reply::status(429), Reply::status(408), Reply::status(200)];
+    let server = RecordingServer::start(&pki, script).await.unwrap();
+    let client = client(&pki, fast_config(&pki, &server));
+    let outcome = client.unlock(&request(), &device_code()).await;
+    assert!(outcome.is_unlocked());
+    assert_eq!(outcome.attempts.len(), 3);
+}
