@@ -1,5 +1,6 @@
 //! [`AnyStore`] and [`open`]: a backend chosen at run time from a URL.
 
+#[cfg(feature = "sqlite")]
 use std::path::PathBuf;
 
 use crate::{

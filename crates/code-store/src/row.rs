@@ -38,6 +38,7 @@ pub struct SealedRecord {
 }
 
 /// The columns of `devices`, in [`SealedRecord`] field order.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) const RECORD_COLUMNS: [&str; 18] = [
     "udid",
     "serial_number",
@@ -59,6 +60,7 @@ pub(crate) const RECORD_COLUMNS: [&str; 18] = [
     "updated_at",
 ];
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 /// `INSERT ... ON CONFLICT (udid) DO UPDATE` of a whole device row, with placeholders written by
 /// `placeholder(1..=18)` (`?1` for SQLite, `$1` for PostgreSQL).
 pub(crate) fn upsert_sql(placeholder: impl Fn(usize) -> String) -> String {
@@ -76,6 +78,7 @@ pub(crate) fn upsert_sql(placeholder: impl Fn(usize) -> String) -> String {
 }
 
 /// `SELECT <every column> FROM devices`.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn select_sql() -> String {
     format!("SELECT {} FROM devices", RECORD_COLUMNS.join(", "))
 }

@@ -40,12 +40,23 @@ impl Timestamp {
     /// # Errors
     /// [`StoreError::InvalidField`] when `text` is not RFC 3339.
     pub fn parse(field: &'static str, text: &str) -> Result<Self, StoreError> {
-        OffsetDateTime::parse(text, &Rfc3339)
-            .map(|t| Self(t.unix_timestamp()))
-            .map_err(|e| StoreError::InvalidField {
+        let parsed =
+            OffsetDateTime::parse(text, &Rfc3339).map_err(|e| StoreError::InvalidField {
                 field,
                 reason: format!("not an RFC 3339 time: {e}"),
-            })
+            })?;
+        // In UTC the year must stay within RFC 3339's four digits, or it could not be written
+        // back (e.g. 9999-12-31T23:59:59-23:00).
+        let year = parsed
+            .checked_to_offset(time::UtcOffset::UTC)
+            .map(OffsetDateTime::year);
+        if !year.is_some_and(|y| (0..=9999).contains(&y)) {
+            return Err(StoreError::InvalidField {
+                field,
+                reason: "the time is outside years 0000 to 9999 in UTC".to_owned(),
+            });
+        }
+        Ok(Self(parsed.unix_timestamp()))
     }
 }
 
@@ -71,6 +82,7 @@ mod tests {
         let text = t.to_string();
         assert_eq!(Timestamp::parse("t", &text).unwrap(), t);
         assert!(Timestamp::parse("t", "yesterday").is_err());
+        assert!(Timestamp::parse("t", "9999-12-31T23:59:59-23:00").is_err());
         assert_eq!(t.plus_days(15).unix() - t.unix(), 15 * 86_400);
     }
 }
