@@ -19,6 +19,8 @@ mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod timestamp;
+#[cfg(feature = "postgres")]
+mod tls;
 mod token;
 
 pub use any::{AnyStore, StoreLocation, open};
@@ -37,4 +39,6 @@ pub use row::HistoryEntry;
 pub use sqlite::SqliteStore;
 pub use store::{CodeStore, MissingDevice};
 pub use timestamp::Timestamp;
+#[cfg(feature = "postgres")]
+pub use tls::{VerifiedConnect, VerifiedStream, VerifiedTls};
 pub use token::{MAX_UNLOCK_TOKEN_LEN, UnlockToken};

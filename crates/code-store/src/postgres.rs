@@ -91,20 +91,45 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://user[:password]@host[:port]/database`, plain TCP or a Unix
     /// socket directory as `host`), and migrates the schema to the newest version.
     ///
+    /// TLS: `?sslmode=verify-full` (optionally `&sslrootcert=CA.pem`) connects over TLS and
+    /// verifies the server's certificate and name; without it the connection is plain (for
+    /// loopback and Unix sockets). Other `sslmode` values are refused.
+    ///
     /// # Errors
     /// [`StoreError::Url`], connection and SQL failures, [`StoreError::SchemaTooNew`].
     pub async fn connect(url: &str, protection: Protection) -> Result<Self, StoreError> {
+        let split = crate::tls::split_url(url)?;
         let mut config = deadpool_postgres::Config::new();
-        config.url = Some(url.to_owned());
-        let pool = config
-            .create_pool(Some(Runtime::Tokio1), NoTls)
-            .map_err(|e| StoreError::Url {
-                url: redact_url(url),
-                reason: e.to_string(),
-            })?;
+        config.url = Some(split.url);
+        let pool = match split.verify {
+            Some(root) => {
+                let tls = crate::VerifiedTls::new(root.as_deref().map(std::path::Path::new))?;
+                config.create_pool(Some(Runtime::Tokio1), tls)
+            }
+            None => config.create_pool(Some(Runtime::Tokio1), NoTls),
+        }
+        .map_err(|e| StoreError::Url {
+            url: redact_url(url),
+            reason: e.to_string(),
+        })?;
         let store = Self { protection, pool };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Whether this store's connections to the server are encrypted (`pg_stat_ssl`).
+    ///
+    /// # Errors
+    /// Connection and SQL failures.
+    pub async fn connection_is_encrypted(&self) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
     }
 
     /// The newest schema version this program knows.

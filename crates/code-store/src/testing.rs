@@ -45,6 +45,7 @@ pub struct TempPostgres {
     bin: PathBuf,
     port: u16,
     as_postgres_user: bool,
+    ca_file: Option<PathBuf>,
 }
 
 static DATABASES: AtomicU32 = AtomicU32::new(0);
@@ -56,7 +57,16 @@ impl TempPostgres {
     /// # Errors
     /// [`TempPostgresError`] saying which step failed and how (missing binaries included).
     pub fn start() -> Result<Self, TempPostgresError> {
-        Self::start_with_fsync(false)
+        Self::start_with(false, false)
+    }
+
+    /// Like [`TempPostgres::start`], serving TLS too (`ssl=on`) with a server certificate for
+    /// `127.0.0.1` and `localhost` issued by a fresh test CA ([`TempPostgres::ca_file`]).
+    ///
+    /// # Errors
+    /// As [`TempPostgres::start`], and certificate generation failures.
+    pub fn start_tls() -> Result<Self, TempPostgresError> {
+        Self::start_with(false, true)
     }
 
     /// Like [`TempPostgres::start`], with `fsync` on: commits reach the disk, as in production
@@ -65,10 +75,10 @@ impl TempPostgres {
     /// # Errors
     /// As [`TempPostgres::start`].
     pub fn start_durable() -> Result<Self, TempPostgresError> {
-        Self::start_with_fsync(true)
+        Self::start_with(true, false)
     }
 
-    fn start_with_fsync(fsync: bool) -> Result<Self, TempPostgresError> {
+    fn start_with(fsync: bool, tls: bool) -> Result<Self, TempPostgresError> {
         let bin = find_binaries()?;
         let as_postgres_user = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
         let dir = tempfile::Builder::new()
@@ -87,6 +97,7 @@ impl TempPostgres {
             bin,
             port: 0,
             as_postgres_user,
+            ca_file: None,
         };
         run(
             server.command("initdb").arg("-D").arg(&data).args([
@@ -100,11 +111,16 @@ impl TempPostgres {
             ]),
             "initdb",
         )?;
+        let tls_options = if tls {
+            server.write_certificates()?
+        } else {
+            String::new()
+        };
         let mut last_error = None;
         for _ in 0..5 {
             server.port = free_port()?;
             let options = format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={}",
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync={}{tls_options}",
                 server.port,
                 server.dir.path().display(),
                 if fsync { "on" } else { "off" }
@@ -128,6 +144,72 @@ impl TempPostgres {
             }
         }
         Err(last_error.unwrap_or_else(|| TempPostgresError("pg_ctl start failed".into())))
+    }
+
+    /// The PEM file of the test CA that issued the server's certificate (servers started with
+    /// [`TempPostgres::start_tls`]).
+    #[must_use]
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca_file.as_deref()
+    }
+
+    /// Writes a CA and a server certificate; returns the `-c ssl...` server options.
+    fn write_certificates(&mut self) -> Result<String, TempPostgresError> {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+            SanType,
+        };
+        let failed = |e: rcgen::Error| TempPostgresError(format!("test certificate: {e}"));
+        let ca_key = KeyPair::generate().map_err(failed)?;
+        let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(failed)?;
+        ca.distinguished_name
+            .push(DnType::CommonName, "alb test PostgreSQL CA");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca_cert = ca.self_signed(&ca_key).map_err(failed)?;
+        let key = KeyPair::generate().map_err(failed)?;
+        let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).map_err(failed)?;
+        leaf.subject_alt_names
+            .push(SanType::IpAddress(core::net::IpAddr::from([127, 0, 0, 1])));
+        leaf.distinguished_name
+            .push(DnType::CommonName, "localhost");
+        leaf.is_ca = IsCa::ExplicitNoCa;
+        let cert = leaf
+            .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
+            .map_err(failed)?;
+        let dir = self.dir.path();
+        let (ca_path, cert_path, key_path) = (
+            dir.join("ca.pem"),
+            dir.join("server.crt"),
+            dir.join("server.key"),
+        );
+        let write = |path: &Path, text: &str| {
+            std::fs::write(path, text)
+                .map_err(|e| TempPostgresError(format!("{}: {e}", path.display())))
+        };
+        write(&ca_path, &ca_cert.pem())?;
+        write(&cert_path, &cert.pem())?;
+        write(&key_path, &key.serialize_pem())?;
+        // The server refuses a key file others can read.
+        run(
+            Command::new("chmod").arg("600").arg(&key_path),
+            "chmod server.key",
+        )?;
+        if self.as_postgres_user {
+            run(
+                Command::new("chown")
+                    .arg("postgres:")
+                    .arg(&cert_path)
+                    .arg(&key_path),
+                "chown certificates",
+            )?;
+        }
+        self.ca_file = Some(ca_path);
+        Ok(format!(
+            " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            cert_path.display(),
+            key_path.display()
+        ))
     }
 
     /// The port the server listens on (on `127.0.0.1`).

@@ -249,3 +249,55 @@ async fn postgres_rows_are_bound_to_devices_and_hold_no_secret_in_clear() {
     x.unwrap();
     y.unwrap();
 }
+
+#[tokio::test]
+async fn postgres_over_verified_tls() {
+    if testing::skip_requested() {
+        eprintln!("ALB_SKIP_POSTGRES=1: skipping a PostgreSQL test");
+        return;
+    }
+    let server = TempPostgres::start_tls().unwrap_or_else(|e| panic!("{e}"));
+    let url = server.create_database("tls").await.unwrap();
+    let ca = server.ca_file().unwrap().display().to_string();
+
+    let tls = PostgresStore::connect(
+        &format!("{url}?sslmode=verify-full&sslrootcert={ca}"),
+        encrypted("k1", 1),
+    )
+    .await
+    .unwrap();
+    assert!(tls.connection_is_encrypted().await.unwrap());
+    let d = udid("TLS-1");
+    tls.apply(&d, Change::DeviceCode(Some(code(9))), Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        tls.record(&d)
+            .await
+            .unwrap()
+            .unwrap()
+            .device_code
+            .unwrap()
+            .code,
+        code(9)
+    );
+
+    let plain = PostgresStore::connect(&url, encrypted("k1", 1))
+        .await
+        .unwrap();
+    assert!(!plain.connection_is_encrypted().await.unwrap());
+
+    // A server whose certificate does not chain to the trusted roots is refused.
+    let untrusted =
+        PostgresStore::connect(&format!("{url}?sslmode=verify-full"), Protection::NoKey).await;
+    let err = untrusted.unwrap_err().to_string();
+    assert!(
+        err.contains("certificate") || err.contains("UnknownIssuer"),
+        "{err}"
+    );
+    // Encryption without verification is not offered.
+    let err = PostgresStore::connect(&format!("{url}?sslmode=require"), Protection::NoKey)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Url { .. }), "{err}");
+}
