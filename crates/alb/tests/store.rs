@@ -23,13 +23,15 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
         let out = Command::new(env!("CARGO_BIN_EXE_alb"))
-            .arg("keygen")
+            .args(["keygen", "--output"])
+            .arg(&file)
             .output()
             .unwrap();
-        assert!(out.status.success());
-        let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        std::fs::write(dir.path().join("key"), &key).unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(out.stdout.is_empty(), "the key goes to the file only");
+        let key = std::fs::read_to_string(&file).unwrap().trim().to_owned();
         Self { dir, key }
     }
 
@@ -96,7 +98,27 @@ fn json(line: &str) -> serde_json::Value {
 
 #[test]
 fn keygen_prints_a_key_file_line() {
+    use std::os::unix::fs::PermissionsExt;
     let f = Fixture::new();
+    let mode = std::fs::metadata(f.path("key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // An existing file is never overwritten.
+    let again = run(Command::new(env!("CARGO_BIN_EXE_alb"))
+        .args(["keygen", "--output"])
+        .arg(f.path("key")));
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(f.path("key")).unwrap().trim(),
+        f.key
+    );
+    // Printed form: one line on stdout.
+    let printed = run(Command::new(env!("CARGO_BIN_EXE_alb")).arg("keygen"));
+    let line = stdout(&printed);
+    assert_eq!(line.lines().count(), 1);
+    assert!(line.starts_with("alb-store-key-v1:"));
     let (prefix, rest) = f.key.split_once(':').unwrap();
     assert_eq!(prefix, "alb-store-key-v1");
     let (id, material) = rest.split_once(':').unwrap();
@@ -236,6 +258,12 @@ fn export_import_round_trip_refuses_redacted_values() {
 /// database opens cleanly.
 #[tokio::test]
 async fn killed_bulk_generation_loses_no_printed_code() {
+    for kill_after in [1, 13, 40] {
+        killed_bulk_generation(kill_after).await;
+    }
+}
+
+async fn killed_bulk_generation(kill_after: usize) {
     let f = Fixture::new();
     let serials: String = (0..5000).map(|i| format!("C02K{i:06}\n")).collect();
     std::fs::write(f.path("fleet"), serials).unwrap();
@@ -252,7 +280,7 @@ async fn killed_bulk_generation_loses_no_printed_code() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut printed = Vec::new();
-    for _ in 0..40 {
+    for _ in 0..kill_after {
         printed.push(lines.next().unwrap().unwrap());
     }
     child.kill().unwrap(); // SIGKILL

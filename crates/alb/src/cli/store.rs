@@ -43,6 +43,17 @@ impl StoreArgs {
     /// Opens the store these options name: `--store` (else `ALB_STORE`, else the default
     /// file), the key from `--key-file` (else `ALB_STORE_KEY`), `--cleartext`.
     pub async fn connect(&self) -> Result<AnyStore, Error> {
+        if let Some(path) = &self.key_file
+            && let Ok(metadata) = fs::metadata(path)
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if metadata.permissions().mode() & 0o077 != 0 {
+                eprintln!(
+                    "alb: warning: key file {} can be read by other users (chmod 600 it)",
+                    path.display()
+                );
+            }
+        }
         let env_key = std::env::var(store_flow::STORE_KEY_VARIABLE)
             .ok()
             .map(Zeroizing::new);
@@ -63,7 +74,11 @@ impl StoreArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print a new random store key, in the form `--key-file` and `ALB_STORE_KEY` read.
-    Keygen,
+    Keygen {
+        /// Write the key to this new file (mode 0600) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Print a device's current record (by UDID or serial number).
     Show {
         /// The device's UDID or serial number.
@@ -130,15 +145,28 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 pub fn run(command: Command, args: &StoreArgs) -> Result<ExitCode, Error> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    if let Command::Keygen = command {
+    if let Command::Keygen { output } = command {
         let key = StoreKey::generate().map_err(|source| StoreFlowError::Key {
             origin: "keygen".to_owned(),
             source,
         })?;
-        writeln!(out, "{}", key.to_text().as_str())?;
+        match output {
+            Some(path) => {
+                use std::os::unix::fs::OpenOptionsExt;
+                let mut file = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+                writeln!(file, "{}", key.to_text().as_str())?;
+                file.sync_all()?;
+            }
+            None => writeln!(out, "{}", key.to_text().as_str())?,
+        }
         eprintln!(
             "alb: keep this key secret and backed up: without it the stored codes cannot be read. \
-             Save it to a file (mode 0600) for --key-file, or set {}.",
+             Use it with --key-file FILE (mode 0600) or {}.",
             store_flow::STORE_KEY_VARIABLE
         );
         return Ok(ExitCode::SUCCESS);
@@ -147,7 +175,7 @@ pub fn run(command: Command, args: &StoreArgs) -> Result<ExitCode, Error> {
     let store = args.open(&runtime)?;
     let status = runtime.block_on(async {
         match command {
-            Command::Keygen => Ok(ExitCode::SUCCESS),
+            Command::Keygen { .. } => Ok(ExitCode::SUCCESS),
             Command::Show {
                 device,
                 json,
