@@ -23,11 +23,13 @@ use zeroize::Zeroizing;
 /// Where the store is and how its secrets are protected (global options).
 #[derive(Debug, Args)]
 pub struct StoreArgs {
-    /// The store: `sqlite:PATH` (or a bare path), `postgres://USER@HOST/DB`, or `memory:`.
+    /// The store: `sqlite:PATH` (or a bare path), `postgres://USER@HOST/DB` (add
+    /// `?sslmode=verify-full[&sslrootcert=CA.pem]` for verified TLS), or `memory:`.
     /// Default: `$XDG_DATA_HOME/alb/store.sqlite3`, else `~/.local/share/alb/store.sqlite3`.
     #[arg(long, global = true, value_name = "URL", env = "ALB_STORE")]
     pub store: Option<String>,
     /// File holding the store key (`alb keygen` output; more lines = older keys, for reading).
+    /// Without it, the key is read from the `ALB_STORE_KEY` environment variable.
     #[arg(long, global = true, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
     /// Store secrets unencrypted when no key is given (throw-away stores only).
