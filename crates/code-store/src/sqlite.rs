@@ -152,7 +152,24 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
             source,
         })?;
     }
-    let mut connection = Connection::open(path)?;
+    // A new store file is readable by its owner only (SQLite gives the -wal and -shm files the
+    // same mode): codes are sealed, but UDIDs and serial numbers are not.
+    if !path.exists() {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|source| StoreError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+    }
+    let mut connection = Connection::open(path).map_err(|e| StoreError::Io {
+        path: path.display().to_string(),
+        source: std::io::Error::other(e),
+    })?;
     connection.busy_timeout(Duration::from_secs(30))?;
     let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {

@@ -101,6 +101,11 @@ async fn sqlite_file_has_no_secret_in_clear_and_rows_are_bound_to_devices() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.sqlite3");
     let store = SqliteStore::open(&path, encrypted("k1", 1)).await.unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "a new store file is private");
+    }
     let (a, b) = (udid("CLEAR-A"), udid("CLEAR-B"));
     let token = UnlockToken::new(b"TOKEN-PLAINTEXT-MARKER".to_vec()).unwrap();
     let server = code(0x42);
@@ -163,6 +168,19 @@ async fn sqlite_file_has_no_secret_in_clear_and_rows_are_bound_to_devices() {
     assert!(matches!(err, StoreError::Authentication { .. }), "{err}");
     assert!(err.to_string().contains("CLEAR-B"));
     assert!(store.record(&a).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn sqlite_open_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory where the database file should be.
+    let err = SqliteStore::open(dir.path(), Protection::Cleartext)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(&dir.path().display().to_string()),
+        "{err}"
+    );
 }
 
 #[tokio::test]
