@@ -34,18 +34,19 @@
 //! ```
 //!
 //! # Speed
-//! Per key, as a ratio to the floor (100,000 SHA-256 compressions in one `sha2` call, 3.2 ms) on
-//! the 2-core Xeon with SHA-NI and AVX-512 this was developed on; reproduce with
-//! `cargo xtask bench escrow_key` (the ratios move with machine load: compare within one run).
+//! Per key, as a ratio to the floor (100,000 SHA-256 compressions in one `sha2` call, 3.2-3.7 ms)
+//! measured in the same run, on the 2-core Xeon with SHA-NI and AVX-512 this was developed on;
+//! reproduce with `cargo xtask bench escrow_key` (the ratios move with machine load: compare
+//! within one run).
 //!
 //! | path | ratio |
 //! |---|---|
-//! | `pbkdf2` crate ([`reference()`]) | 1.5-1.7x |
+//! | `pbkdf2` crate ([`reference()`]) | 1.4-1.6x |
 //! | [`specialised`] | 1.2-1.3x |
-//! | [`sha_ni`] (one key) | 0.99-1.03x |
-//! | [`escrow_keys`], four SHA-NI chains interleaved | 0.78x |
-//! | [`escrow_keys`], sixteen AVX-512 lanes | 0.38x |
-//! | `escrow_keys_parallel`, both cores | 0.20x |
+//! | [`sha_ni`] (one key) | 0.92-1.03x |
+//! | four SHA-NI chains interleaved (the batch on CPUs without AVX-512) | 0.78x |
+//! | [`escrow_keys`], sixteen AVX-512 lanes | 0.34-0.38x |
+//! | `escrow_keys_parallel`, both cores | 0.18-0.19x (1.9-2.1 times one core) |
 //!
 //! The SHA unit there issues one `sha256rnds2` every 0.74 ns against a latency of 1.0 ns, so
 //! interleaved SHA-NI chains cannot go below about 0.75x; the AVX-512 software SHA-256 is bound
