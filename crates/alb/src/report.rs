@@ -19,8 +19,8 @@ pub struct CodeReport {
     raw: Option<Zeroizing<String>>,
 }
 
-impl std::fmt::Debug for CodeReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for CodeReport {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("CodeReport").finish_non_exhaustive()
     }
 }

@@ -60,14 +60,21 @@ mod tests {
     #[test]
     fn encode_matches_the_alphabet_table() {
         for (value, &symbol) in ALPHABET.iter().enumerate() {
-            assert_eq!(encode_symbol(value as u8), symbol, "value {value}");
+            assert_eq!(
+                encode_symbol(u8::try_from(value).unwrap()),
+                symbol,
+                "value {value}"
+            );
         }
     }
 
     #[test]
     fn decode_inverts_encode_and_rejects_everything_else() {
         for byte in 0..=255u8 {
-            let expected = ALPHABET.iter().position(|&s| s == byte).map(|p| p as u8);
+            let expected = ALPHABET
+                .iter()
+                .position(|&s| s == byte)
+                .map(|p| u8::try_from(p).unwrap());
             assert_eq!(decode_symbol(byte), expected, "byte {byte:#04x}");
         }
     }

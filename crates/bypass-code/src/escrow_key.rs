@@ -194,7 +194,7 @@ impl<'de> serde::Deserialize<'de> for EscrowKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::string::String;
+    use alloc::string::String;
 
     const UPPER: &str = "821A819614C0238129F699179285086BC250F95183B8FC0CF2EC8E8A1A3909B6";
 
@@ -206,7 +206,9 @@ mod tests {
             assert_eq!(letter_mask(nibble) != 0, nibble >= 10);
         }
         for byte in 0..=255u8 {
-            let expected = (byte as char).to_digit(16).map(|d| d as u8);
+            let expected = (byte as char)
+                .to_digit(16)
+                .map(|d| u8::try_from(d).unwrap());
             assert_eq!(hex_value(byte), expected, "byte {byte:#04x}");
         }
     }

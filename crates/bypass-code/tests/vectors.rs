@@ -74,7 +74,7 @@ pub const VECTORS: &[(&str, &str, &str)] = &[
 
 fn raw(hex_bytes: &str) -> [u8; 16] {
     let mut bytes = [0u8; 16];
-    hex::decode_to_slice(hex_bytes, &mut bytes).unwrap();
+    hex::decode_to_slice(hex_bytes, &mut bytes).expect("vector bytes are hex");
     bytes
 }
 

@@ -68,8 +68,8 @@ pub struct SimulatedDevice {
     activation_lock: bool,
 }
 
-impl std::fmt::Debug for SimulatedDevice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for SimulatedDevice {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SimulatedDevice")
             .field("udid", &self.udid)
             .field("serial", &self.serial)
@@ -87,15 +87,15 @@ impl SimulatedDevice {
     /// When the operating system's random generator fails.
     #[must_use]
     pub fn new(n: u64) -> Self {
-        let cellular = n % 3 == 0;
-        let dual_sim = n % 6 == 0;
+        let cellular = n.is_multiple_of(3);
+        let dual_sim = n.is_multiple_of(6);
         let mut device = Self {
             udid: format!("00008030-{n:016X}"),
             serial: format!("SIM{n:09}"),
             product_type: if cellular { "iPhone12,1" } else { "iPad8,1" }.to_owned(),
             imei: cellular.then(|| imei_with_check_digit(35_000_000_000_000 + n * 10)),
             imei2: dual_sim.then(|| imei_with_check_digit(35_100_000_000_000 + n * 10)),
-            meid: cellular.then(|| format!("{:014X}", 0xA000_0000_0000_00 + n)),
+            meid: cellular.then(|| format!("{:014X}", 0x00A0_0000_0000_0000 + n)),
             topic: "com.apple.mgmt.External.00000000-0000-0000-0000-000000000000".to_owned(),
             code_reporting: CodeReporting::Current,
             format: Format::Xml,

@@ -53,7 +53,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Exit 0 when CODE hashes to ESCROW_KEY, 1 when it does not.
+    /// Exit 0 when `CODE` hashes to `ESCROW_KEY`, 1 when it does not.
     Verify {
         /// The code (canonical form).
         code: String,
