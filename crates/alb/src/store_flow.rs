@@ -102,6 +102,62 @@ pub fn default_store_url() -> String {
     }
 }
 
+/// The key file used with the default store when no key is given:
+/// `$XDG_CONFIG_HOME/alb/store.key`, else `~/.config/alb/store.key` (kept apart from the data
+/// directory, so a copy of the store alone does not carry its key).
+#[must_use]
+pub fn default_key_path() -> PathBuf {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|home| Path::new(&home).join(".config"))
+        })
+        .map_or_else(
+            || PathBuf::from("alb-store.key"),
+            |base| base.join("alb/store.key"),
+        )
+}
+
+/// Writes a new random store key to `path`, a file that must not exist yet (mode 0600, synced),
+/// creating its directory (mode 0700) when needed.
+///
+/// # Errors
+/// [`StoreFlowError::Key`] when no key can be made; [`StoreFlowError::KeyFile`] when the file
+/// exists or cannot be written.
+pub fn write_new_key_file(path: &Path) -> Result<(), StoreFlowError> {
+    use std::{
+        io::Write,
+        os::unix::fs::{DirBuilderExt, OpenOptionsExt},
+    };
+    let key = code_store::StoreKey::generate().map_err(|source| StoreFlowError::Key {
+        origin: path.display().to_string(),
+        source,
+    })?;
+    let with_path = |source| StoreFlowError::KeyFile {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(with_path)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(with_path)?;
+    writeln!(file, "{}", key.to_text().as_str()).map_err(with_path)?;
+    file.sync_all().map_err(with_path)?;
+    Ok(())
+}
+
 /// How secrets are protected: the key ring from `key_file` if given, else from `env_key` (the
 /// value of `ALB_STORE_KEY`), else cleartext when `cleartext`, else no key (secrets are neither
 /// written nor read).
@@ -204,9 +260,17 @@ pub fn parse_targets(file: &str, text: &str) -> Result<Vec<Target>, StoreFlowErr
 }
 
 /// The escrow keys (PBKDF2 hashes) of `codes`, in order: the one place `alb` computes them.
+///
+/// Uses the batch engine of `bypass-code` on every core (interleaved chains per core; see
+/// `bypass_code::kdf`), identical to one-by-one [`BypassCode::escrow_key`].
 #[must_use]
 pub fn escrow_keys(codes: &[BypassCode]) -> Vec<EscrowKey> {
-    codes.iter().map(BypassCode::escrow_key).collect()
+    let mut keys = vec![EscrowKey::from_bytes([0; 32]); codes.len()];
+    match bypass_code::kdf::escrow_keys_parallel(codes, &mut keys) {
+        Ok(()) => keys,
+        // Unreachable: both slices have the same length by construction.
+        Err(_) => codes.iter().map(BypassCode::escrow_key).collect(),
+    }
 }
 
 /// Fresh codes from the OS CSPRNG.

@@ -127,3 +127,45 @@ fn encode_rejects_a_bad_digit_with_its_position() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("invalid hexadecimal digit 'z' at position 31"));
 }
+
+#[test]
+fn default_store_gets_a_private_key_file_on_first_use_and_keeps_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_alb"))
+            .args(args)
+            .env("HOME", home.path())
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("ALB_STORE")
+            .env_remove("ALB_STORE_KEY")
+            .output()
+            .unwrap()
+    };
+    let first = run(&["generate", "--serial", "C02XK1ABJG5H", "--json"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stderr(&first).contains("created a new store key"));
+    let key_file = home.path().join(".config/alb/store.key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let key_text = std::fs::read_to_string(&key_file).unwrap();
+    let printed: serde_json::Value = serde_json::from_str(stdout(&first).trim()).unwrap();
+
+    let shown = run(&["show", "C02XK1ABJG5H", "--json", "--reveal"]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    assert!(!stderr(&shown).contains("created a new store key"));
+    assert!(stdout(&shown).contains(printed["code"].as_str().unwrap()));
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key_text);
+
+    // The database (and its write-ahead log) holds no code in clear.
+    let code = printed["code"].as_str().unwrap().as_bytes();
+    let dir = home.path().join(".local/share/alb");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(code.len()).any(|w| w == code));
+        files += 1;
+    }
+    assert!(files >= 1);
+}

@@ -84,9 +84,16 @@ pub fn run(command: Command, store: &super::store::StoreArgs) -> Result<ExitCode
             return super::store::generate(store, super::store::Targets::File(file), json);
         }
         Command::Generate { count, json, .. } => {
-            for _ in 0..count {
-                let code = BypassCode::generate().map_err(Error::Random)?;
-                CodeReport::new(&code, false).write(&mut out, json)?;
+            // Codes bound to no device: nothing to store. Escrow keys come from the batch engine.
+            let mut left = usize::try_from(count).unwrap_or(usize::MAX);
+            while left > 0 {
+                let chunk = left.min(super::store::BATCH);
+                let codes = alb::store_flow::fresh_codes(chunk)?;
+                let keys = alb::store_flow::escrow_keys(&codes);
+                for (code, key) in codes.iter().zip(&keys) {
+                    CodeReport::with_key(code, key, false).write(&mut out, json)?;
+                }
+                left -= chunk;
             }
         }
         Command::Encode { raw_hex, json } => {

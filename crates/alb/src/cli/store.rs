@@ -59,8 +59,23 @@ impl StoreArgs {
         let env_key = std::env::var(store_flow::STORE_KEY_VARIABLE)
             .ok()
             .map(Zeroizing::new);
+        // The default store gets a default key file, made on first use (like an SSH host key),
+        // so that `alb generate --serial S` works on a new machine and still encrypts at rest.
+        let mut key_file = self.key_file.clone();
+        if key_file.is_none() && env_key.is_none() && !self.cleartext && self.store.is_none() {
+            let path = store_flow::default_key_path();
+            if !path.exists() {
+                store_flow::write_new_key_file(&path)?;
+                eprintln!(
+                    "alb: created a new store key in {} (mode 0600): back it up, without it the \
+                     stored codes cannot be read",
+                    path.display()
+                );
+            }
+            key_file = Some(path);
+        }
         let protection = store_flow::protection(
-            self.key_file.as_deref(),
+            key_file.as_deref(),
             env_key.as_deref().map(String::as_str),
             self.cleartext,
         )?;
@@ -148,23 +163,15 @@ pub fn run(command: Command, args: &StoreArgs) -> Result<ExitCode, Error> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if let Command::Keygen { output } = command {
-        let key = StoreKey::generate().map_err(|source| StoreFlowError::Key {
-            origin: "keygen".to_owned(),
-            source,
-        })?;
         match output {
-            Some(path) => {
-                use std::os::unix::fs::OpenOptionsExt;
-                let mut file = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-                writeln!(file, "{}", key.to_text().as_str())?;
-                file.sync_all()?;
+            Some(path) => store_flow::write_new_key_file(&path)?,
+            None => {
+                let key = StoreKey::generate().map_err(|source| StoreFlowError::Key {
+                    origin: "keygen".to_owned(),
+                    source,
+                })?;
+                writeln!(out, "{}", key.to_text().as_str())?;
             }
-            None => writeln!(out, "{}", key.to_text().as_str())?,
         }
         eprintln!(
             "alb: keep this key secret and backed up: without it the stored codes cannot be read. \
@@ -492,7 +499,7 @@ struct IssuedJson<'a> {
 }
 
 /// Codes handled per batch of escrow-key computations.
-const BATCH: usize = 32;
+pub const BATCH: usize = 32;
 
 /// `alb generate --serial S [--udid U]` / `--serials FILE`: makes a code per device, commits it
 /// durably to the store, and only then prints it.
