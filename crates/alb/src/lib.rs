@@ -1,19 +1,4 @@
-//! The workflow behind the `alb` command line, as a library another MDM server can reuse.
-//!
-//! `alb` owns no protocol rule: the code format and hash live in `bypass-code`. This library holds
-//! the order of the operator's workflow and the shapes the command line prints.
-//!
-//! ```
-//! use alb::CodeReport;
-//! use bypass_code::BypassCode;
-//!
-//! let code = alb::parse_raw_hex("522f23bdcf104d886760d24e535a676b")?;
-//! let mut line = Vec::new();
-//! CodeReport::new(&code, true).write(&mut line, true)?;
-//! assert!(String::from_utf8(line)?.starts_with(r#"{"code":"A8QK7-GFG21-6RHT-V0U9-756P-L7E3""#));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 mod error;
