@@ -46,6 +46,7 @@ pub struct TempPostgres {
     port: u16,
     as_postgres_user: bool,
     ca_file: Option<PathBuf>,
+    options: String,
 }
 
 static DATABASES: AtomicU32 = AtomicU32::new(0);
@@ -98,6 +99,7 @@ impl TempPostgres {
             port: 0,
             as_postgres_user,
             ca_file: None,
+            options: String::new(),
         };
         run(
             server.command("initdb").arg("-D").arg(&data).args([
@@ -125,25 +127,52 @@ impl TempPostgres {
                 server.dir.path().display(),
                 if fsync { "on" } else { "off" }
             );
-            let log = server.dir.path().join("log");
-            match run(
-                server
-                    .command("pg_ctl")
-                    .arg("-D")
-                    .arg(&data)
-                    .args(["-o", &options, "-l"])
-                    .arg(&log)
-                    .args(["-w", "start"]),
-                "pg_ctl start",
-            ) {
-                Ok(_) => return Ok(server),
-                Err(e) => {
-                    let log = std::fs::read_to_string(&log).unwrap_or_default();
-                    last_error = Some(TempPostgresError(format!("{}; server log: {log}", e.0)));
-                }
+            server.options = options;
+            match server.start_again() {
+                Ok(()) => return Ok(server),
+                Err(e) => last_error = Some(e),
             }
         }
         Err(last_error.unwrap_or_else(|| TempPostgresError("pg_ctl start failed".into())))
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`): connections are closed, the data kept, so
+    /// [`start_again`](Self::start_again) brings it back on the same port (to test how clients
+    /// live through an outage).
+    ///
+    /// # Errors
+    /// When `pg_ctl stop` fails.
+    pub fn stop(&self) -> Result<(), TempPostgresError> {
+        run(
+            self.command("pg_ctl")
+                .arg("-D")
+                .arg(self.dir.path().join("data"))
+                .args(["-m", "fast", "-w", "stop"]),
+            "pg_ctl stop",
+        )
+        .map(drop)
+    }
+
+    /// Starts the server (again) with its options and port (`pg_ctl start -w`).
+    ///
+    /// # Errors
+    /// When `pg_ctl start` fails (the server log is included).
+    pub fn start_again(&self) -> Result<(), TempPostgresError> {
+        let log = self.dir.path().join("log");
+        run(
+            self.command("pg_ctl")
+                .arg("-D")
+                .arg(self.dir.path().join("data"))
+                .args(["-o", &self.options, "-l"])
+                .arg(&log)
+                .args(["-w", "start"]),
+            "pg_ctl start",
+        )
+        .map(drop)
+        .map_err(|e| {
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            TempPostgresError(format!("{}; server log: {log}", e.0))
+        })
     }
 
     /// The PEM file of the test CA that issued the server's certificate (servers started with

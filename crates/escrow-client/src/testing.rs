@@ -269,6 +269,14 @@ pub enum Reply {
     Hang,
     /// Read the request and reset the connection (TCP RST, no response).
     Reset,
+    /// Wait `delay`, then do what `then` says (a slow service; past the client's time limit,
+    /// a stall).
+    Delayed {
+        /// How long to wait before answering.
+        delay: core::time::Duration,
+        /// What to do then.
+        then: Box<Reply>,
+    },
 }
 
 impl Reply {
@@ -278,6 +286,15 @@ impl Reply {
         Self::Status {
             status,
             body: format!("status {status}").into_bytes(),
+        }
+    }
+
+    /// Waits `delay`, then does what `then` says.
+    #[must_use]
+    pub fn delayed(delay: core::time::Duration, then: Self) -> Self {
+        Self::Delayed {
+            delay,
+            then: Box::new(then),
         }
     }
 
@@ -319,19 +336,34 @@ impl RecordedRequest {
     }
 }
 
-#[derive(Debug)]
+/// Decides the reply to a request once the script is exhausted (see
+/// [`RecordingServer::set_responder`]).
+pub type Responder = dyn Fn(&RecordedRequest) -> Reply + Send + Sync;
+
 struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
     request_count: AtomicUsize,
     script: Mutex<VecDeque<Reply>>,
     after_script: Mutex<Reply>,
+    responder: Mutex<Option<Arc<Responder>>>,
     connections: AtomicUsize,
     handshake_failures: AtomicUsize,
 }
 
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("request_count", &self.request_count)
+            .field("connections", &self.connections)
+            .field("handshake_failures", &self.handshake_failures)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A loopback HTTPS server requiring client certificates, answering from a script and
-/// recording every request (the first [`MAX_RECORDED`]). Once the script is exhausted it
-/// answers `503` (see [`set_after_script`](Self::set_after_script)). Stops when dropped.
+/// recording every request (the first [`MAX_RECORDED`]). Once the script is exhausted it asks
+/// the [responder](Self::set_responder) if there is one, else answers `503` (see
+/// [`set_after_script`](Self::set_after_script)). Stops when dropped.
 #[derive(Debug)]
 pub struct RecordingServer {
     addr: SocketAddr,
@@ -369,6 +401,7 @@ impl RecordingServer {
             request_count: AtomicUsize::new(0),
             script: Mutex::new(script.into_iter().collect()),
             after_script: Mutex::new(Reply::with_body(503, "script exhausted")),
+            responder: Mutex::new(None),
             connections: AtomicUsize::new(0),
             handshake_failures: AtomicUsize::new(0),
         });
@@ -396,6 +429,28 @@ impl RecordingServer {
             .after_script
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = reply;
+    }
+
+    /// Answers every request the script does not by calling `responder` (a service with its own
+    /// logic behind the scripted faults). Replaces [`set_after_script`](Self::set_after_script).
+    pub fn set_responder(
+        &self,
+        responder: impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static,
+    ) {
+        *self
+            .shared
+            .responder
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(responder));
+    }
+
+    /// Appends replies to the script (faults queued in front of the responder).
+    pub fn push_replies(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.shared
+            .script
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(replies);
     }
 
     /// How many requests were read so far (recorded or not).
@@ -466,6 +521,28 @@ async fn serve_connection(
             .header("connection")
             .is_some_and(|value| value.eq_ignore_ascii_case("close"));
         shared.request_count.fetch_add(1, Ordering::SeqCst);
+        let scripted = shared
+            .script
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front();
+        let mut reply = scripted.unwrap_or_else(|| {
+            let responder = shared
+                .responder
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            responder.map_or_else(
+                || {
+                    shared
+                        .after_script
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone()
+                },
+                |responder| responder(&request),
+            )
+        });
         {
             let mut requests = shared
                 .requests
@@ -475,18 +552,10 @@ async fn serve_connection(
                 requests.push(request);
             }
         }
-        let reply = shared
-            .script
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop_front()
-            .unwrap_or_else(|| {
-                shared
-                    .after_script
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clone()
-            });
+        while let Reply::Delayed { delay, then } = reply {
+            tokio::time::sleep(delay).await;
+            reply = *then;
+        }
         match reply {
             Reply::Status { status, body } => {
                 let mut response = format!(
@@ -501,7 +570,7 @@ async fn serve_connection(
                 }
             }
             Reply::Hang => core::future::pending::<()>().await,
-            Reply::Reset => {
+            Reply::Reset | Reply::Delayed { .. } => {
                 let _ = tls.get_ref().0.set_zero_linger();
                 return;
             }

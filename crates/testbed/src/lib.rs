@@ -1,6 +1,12 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 pub mod device;
+pub mod escrow_service;
+pub mod fleet;
 
 pub use device::{CodeReporting, DeviceError, Format, SimulatedDevice};
+pub use escrow_service::{EscrowService, Fault};
+pub use fleet::Fleet;
