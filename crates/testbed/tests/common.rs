@@ -75,9 +75,7 @@ impl Harness {
         };
         // Encrypted, as in production: `alb keygen` makes such a key.
         let protection = Protection::encrypted(KeyRing::new(StoreKey::generate().unwrap()));
-        let store = store_flow::open_store(&url, protection)
-            .await
-            .unwrap();
+        let store = store_flow::open_store(&url, protection).await.unwrap();
         let service = EscrowService::start(Fleet::new()).await.unwrap();
         let (identity, ca) = service.write_client_files(dir.path()).unwrap();
         Self {
