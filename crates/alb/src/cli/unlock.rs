@@ -8,14 +8,13 @@ use std::{
 };
 
 use alb::{
-    Error, store_flow,
+    Error,
     unlock::{
         ClientSettings, DeviceOptions, UnlockError, UnlockReport, find_record, load_identity,
         parse_codes, plan, unlock_and_record,
     },
 };
 use clap::{Args, Subcommand};
-use code_store::AnyStore;
 use escrow_client::EscrowClient;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -165,7 +164,7 @@ fn unlock(args: &UnlockArgs, store_args: &StoreArgs) -> Result<ExitCode, Error> 
     runtime.block_on(async {
         // The store is opened only when a device is named: look it up, take what it knows.
         let store = match &args.device {
-            Some(_) => Some(open_store(store_args).await?),
+            Some(_) => Some(store_args.connect().await?),
             None => None,
         };
         let record = match (&store, &args.device) {
@@ -232,22 +231,4 @@ fn read_codes(input: &mut impl io::BufRead) -> Result<Vec<Zeroizing<String>>, Er
         }
         codes.push(Zeroizing::new(code.to_owned()));
     }
-}
-
-/// Opens the store named by the global options (`--store`, `--key-file`, `ALB_STORE_KEY`,
-/// `--cleartext`), as every store command does.
-async fn open_store(args: &StoreArgs) -> Result<AnyStore, Error> {
-    let env_key = std::env::var(store_flow::STORE_KEY_VARIABLE)
-        .ok()
-        .map(Zeroizing::new);
-    let protection = store_flow::protection(
-        args.key_file.as_deref(),
-        env_key.as_deref().map(String::as_str),
-        args.cleartext,
-    )?;
-    let url = args
-        .store
-        .clone()
-        .unwrap_or_else(store_flow::default_store_url);
-    Ok(store_flow::open_store(&url, protection).await?)
 }
