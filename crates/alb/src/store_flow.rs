@@ -395,27 +395,6 @@ pub async fn commit_server_code(
     })
 }
 
-/// Records one attempt to remove Activation Lock (journey 3: the unlock workflow tries one code,
-/// then the other after a `404`, and records each attempt here).
-///
-/// # Errors
-/// Store failures.
-pub async fn record_unlock_attempt(
-    store: &impl CodeStore,
-    udid: &Udid,
-    code: code_store::CodeKind,
-    outcome: code_store::AttemptOutcome,
-) -> Result<(), StoreFlowError> {
-    store
-        .apply(
-            udid,
-            Change::UnlockAttempt { code, outcome },
-            Timestamp::now(),
-        )
-        .await?;
-    Ok(())
-}
-
 /// Imports one export line (`alb import`): the record goes through the store's rules, so an
 /// import never loses what is already stored. Returns the store's outcome.
 ///
@@ -796,11 +775,16 @@ mod tests {
         let store = code_store::MemoryStore::new(Protection::Cleartext);
         let udid = Udid::new("U-F").unwrap();
         let (device, server) = (code_store::CodeKind::Device, code_store::CodeKind::Server);
-        record_unlock_attempt(&store, &udid, device, code_store::AttemptOutcome::Rejected)
+        let attempt = |code, outcome| Change::UnlockAttempt { code, outcome };
+        let rejected = attempt(device, code_store::AttemptOutcome::Rejected);
+        store
+            .apply(&udid, rejected, Timestamp::now())
             .await
             .unwrap();
         assert_eq!(store.failed_unlocks().await.unwrap().len(), 1);
-        record_unlock_attempt(&store, &udid, server, code_store::AttemptOutcome::Unlocked)
+        let unlocked = attempt(server, code_store::AttemptOutcome::Unlocked);
+        store
+            .apply(&udid, unlocked, Timestamp::now())
             .await
             .unwrap();
         assert!(store.failed_unlocks().await.unwrap().is_empty());
