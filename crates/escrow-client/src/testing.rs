@@ -570,6 +570,7 @@ async fn serve_connection(
                 }
             }
             Reply::Hang => core::future::pending::<()>().await,
+            // (`Delayed` was unwrapped above.)
             Reply::Reset | Reply::Delayed { .. } => {
                 let _ = tls.get_ref().0.set_zero_linger();
                 return;
