@@ -167,6 +167,7 @@ async fn postgres_outage_during_ingest_loses_nothing() {
                     match h.ingest(message).await {
                         Ok(_) => break,
                         Err(IngestError::Store(e)) => {
+                            assert!(errors.len() < 600, "the store never came back: {e}");
                             errors.push(e.to_string());
                             tokio::time::sleep(Duration::from_millis(100)).await;
                         }
