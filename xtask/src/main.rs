@@ -6,6 +6,8 @@
 //! cargo xtask bench [--quick]           criterion benchmarks, then one summary line per figure
 //! cargo xtask fuzz [TARGET] [--seconds N] [--smoke]
 //!                                       cargo-fuzz on every target (or one)
+//! cargo xtask demo                      the whole flow on one machine (simulated devices, a
+//!                                       stand-in for Apple's escrow service, a temporary store)
 //! ```
 #![forbid(unsafe_code)]
 
@@ -22,6 +24,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("demo") => demo(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("{}", USAGE);
             Ok(())
@@ -37,6 +40,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs the testbed's demo example: the whole flow, step by step.
+fn demo(args: &[String]) -> Result<(), String> {
+    shell::run(
+        "demo",
+        shell::cargo()
+            .args([
+                "run",
+                "--quiet",
+                "-p",
+                "alb-testbed",
+                "--example",
+                "demo",
+                "--",
+            ])
+            .args(args),
+    )
+}
+
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
@@ -45,4 +66,6 @@ tasks:
   bench [--quick]                    criterion benchmarks, then the summary lines
   fuzz [TARGET] [--seconds N] [--smoke]
                                      cargo-fuzz on every target (or TARGET); --smoke = a few
-                                     seconds each";
+                                     seconds each
+  demo                               the whole flow on one machine: simulated devices, a
+                                     stand-in for Apple's escrow service, a temporary store";
