@@ -10,6 +10,36 @@ use zeroize::{Zeroize, Zeroizing};
 /// What `Debug` and redacted output print instead of a secret.
 pub const REDACTED: &str = "<redacted>";
 
+/// Redacted `Debug` (length only) and constant-time equality for a secret byte buffer newtype.
+macro_rules! secret_bytes_traits {
+    ($name:ident) => {
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(
+                    f,
+                    concat!(stringify!($name), "({}, {} bytes)"),
+                    REDACTED,
+                    self.0.len()
+                )
+            }
+        }
+
+        impl ConstantTimeEq for $name {
+            fn ct_eq(&self, other: &Self) -> subtle::Choice {
+                self.0.as_slice().ct_eq(other.0.as_slice())
+            }
+        }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.ct_eq(other).into()
+            }
+        }
+
+        impl Eq for $name {}
+    };
+}
+
 /// The device's unlock token (binary data from the `TokenUpdate` check-in message, sent back in
 /// `ClearPasscode`). Zeroized on drop, compared in constant time, never shown by `Debug`.
 #[derive(Clone)]
@@ -41,25 +71,7 @@ impl UnlockToken {
     }
 }
 
-impl fmt::Debug for UnlockToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "UnlockToken({REDACTED}, {} bytes)", self.0.len())
-    }
-}
-
-impl ConstantTimeEq for UnlockToken {
-    fn ct_eq(&self, other: &Self) -> subtle::Choice {
-        self.0.as_slice().ct_eq(other.0.as_slice())
-    }
-}
-
-impl PartialEq for UnlockToken {
-    fn eq(&self, other: &Self) -> bool {
-        self.ct_eq(other).into()
-    }
-}
-
-impl Eq for UnlockToken {}
+secret_bytes_traits!(UnlockToken);
 
 /// A password or passcode sent to the device (firmware, `FileVault`, …). Zeroized on drop,
 /// compared in constant time, never shown by `Debug`.
@@ -125,25 +137,7 @@ impl SecretData {
     }
 }
 
-impl fmt::Debug for SecretData {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretData({REDACTED}, {} bytes)", self.0.len())
-    }
-}
-
-impl ConstantTimeEq for SecretData {
-    fn ct_eq(&self, other: &Self) -> subtle::Choice {
-        self.0.as_slice().ct_eq(other.0.as_slice())
-    }
-}
-
-impl PartialEq for SecretData {
-    fn eq(&self, other: &Self) -> bool {
-        self.ct_eq(other).into()
-    }
-}
-
-impl Eq for SecretData {}
+secret_bytes_traits!(SecretData);
 
 /// Zeroizes every string, key and data buffer of a property-list tree, then drops it.
 ///
