@@ -5,6 +5,8 @@
 //! `RustCrypto`'s `base32ct`, so that neither the timing nor the memory access pattern depends on a
 //! secret symbol.
 
+#![forbid(unsafe_code)]
+
 /// The 32 symbols in value order.
 pub const ALPHABET: &[u8; 32] = b"0123456789ACDEFGHJKLMNPQRTUVWXYZ";
 

@@ -1,5 +1,7 @@
 //! [`BypassCode`]: the 16 secret bytes and their canonical 31-character form.
 
+#![forbid(unsafe_code)]
+
 use core::{fmt, str::FromStr};
 
 use rand_core::{CryptoRng, TryCryptoRng};

@@ -1,5 +1,7 @@
 //! Errors of the bypass-code and escrow-key parsers.
 
+#![forbid(unsafe_code)]
+
 use core::fmt;
 
 /// Why a string is not a bypass code.

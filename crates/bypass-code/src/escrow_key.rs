@@ -1,5 +1,7 @@
 //! [`EscrowKey`]: the 32-byte hash of a bypass code, as Apple's enrollment service takes it.
 
+#![forbid(unsafe_code)]
+
 use core::{fmt, str::FromStr};
 
 use subtle::{Choice, ConstantTimeEq};

@@ -58,6 +58,8 @@
 //! the stack area they used is overwritten with zeros after they return (see the `cpu` module
 //! for the limits).
 
+#![forbid(unsafe_code)]
+
 use core::fmt;
 
 use sha2::{Sha256, block_api::compress256};
@@ -66,11 +68,12 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::{BypassCode, CODE_BYTES, ESCROW_KEY_BYTES, EscrowKey};
 
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-mod cpu;
+use crate::cpu;
+
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-mod x86_avx512;
+pub(crate) mod x86_avx512;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-mod x86_sha;
+pub(crate) mod x86_sha;
 
 /// PBKDF2 iteration count Apple specifies for the escrow key.
 pub const ITERATIONS: u32 = 50_000;

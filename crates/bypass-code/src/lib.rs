@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
+// `deny` here, `forbid` in every module but `cpu`: the one place the SIMD loops are entered.
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -11,6 +12,8 @@ extern crate std;
 
 mod alphabet;
 mod code;
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod cpu;
 mod error;
 mod escrow_key;
 pub mod kdf;

@@ -27,7 +27,7 @@ use core::arch::x86_64::{
 use super::{ChainStart, ITERATIONS, K};
 
 /// Number of chains in one run of the loop.
-pub(super) const LANES: usize = 16;
+pub(crate) const LANES: usize = 16;
 
 /// Word `i` of the sixteen eight-word values, one per lane (lane `l` from `values[l]`).
 #[inline]
@@ -177,7 +177,7 @@ macro_rules! compress_digest_block {
 /// The whole derivation of sixteen chains, from `U1` on; `out[l]` receives the key of
 /// `starts[l]` as eight big-endian words.
 #[target_feature(enable = "avx512f")]
-pub(super) fn chains(starts: &[ChainStart; LANES], out: &mut [[u32; 8]; LANES]) {
+pub(crate) fn chains(starts: &[ChainStart; LANES], out: &mut [[u32; 8]; LANES]) {
     let inner_states = starts.each_ref().map(|start| &start.keyed.inner);
     let outer_states = starts.each_ref().map(|start| &start.keyed.outer);
     let firsts = starts.each_ref().map(|start| &start.first);

@@ -312,7 +312,7 @@ impl Constants {
 /// The whole derivation of `N` interleaved chains, from `U1` on; `out[j]` receives the key of
 /// `starts[j]` as eight big-endian words.
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-pub(super) fn chains<const N: usize>(starts: &[ChainStart; N], out: &mut [[u32; 8]; N]) {
+pub(crate) fn chains<const N: usize>(starts: &[ChainStart; N], out: &mut [[u32; 8]; N]) {
     let c = Constants::new();
     let zero_keyed = Keyed::new(&[0; 8]);
     let (mut inner, mut outer) = ([zero_keyed; N], [zero_keyed; N]);

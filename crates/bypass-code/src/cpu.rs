@@ -16,11 +16,11 @@
 //! and 4.8 KiB for the AVX-512 loop, whose sixteen message words spill). The vector registers keep their last values until other code overwrites them:
 //! Rust cannot clear them without inline assembly, a limit every SIMD hash implementation shares.
 
-#![allow(unsafe_code)]
+#![allow(unsafe_code)] // The one module exempt from the crate's `forbid(unsafe_code)`.
 
 use zeroize::Zeroize;
 
-use super::{ChainStart, x86_avx512, x86_sha};
+use crate::kdf::{ChainStart, x86_avx512, x86_sha};
 
 cpufeatures::new!(cpuid_sha, "sha", "sse2", "ssse3", "sse4.1");
 cpufeatures::new!(cpuid_avx512, "avx512f");
