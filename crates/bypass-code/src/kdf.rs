@@ -86,6 +86,7 @@ pub const AVX512_LANES: usize = 16;
 /// Fewest codes the AVX-512 batch takes as one (partly idle) group when SHA-NI is also there:
 /// sixteen lanes cost about as much as eight SHA-NI chains (0.38 and 0.78 times the floor per key
 /// on the machine it was measured on).
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 const AVX512_PARTIAL_MIN: usize = 8;
 
 /// SHA-256's initial state.
