@@ -24,6 +24,7 @@ pub use outcome::{
 };
 pub use request::{
     Field, MAX_SERIAL_LEN, MAX_TEXT_LEN, RequestError, UnlockRequest, UnlockRequestBuilder,
+    imei_check_digit,
 };
 
 /// Re-exported so callers can name the code type without a separate dependency.

@@ -271,13 +271,38 @@ fn validate_imei(field: Field, imei: &str) -> Result<(), RequestError> {
             reason: "expected 15 decimal digits",
         });
     }
-    let sum: u32 = imei
+    let (body, check) = imei.split_at(14);
+    if imei_check_digit(body).map(|digit| b'0' + digit) != check.bytes().next() {
+        return Err(RequestError::Invalid {
+            field,
+            reason: "the check digit (Luhn) does not match",
+        });
+    }
+    Ok(())
+}
+
+/// The Luhn check digit (0–9) that completes the first 14 digits of an IMEI, or `None` when
+/// `body` is not exactly 14 ASCII decimal digits.
+///
+/// ```
+/// // The widely quoted example IMEI 35 209900 176148 1.
+/// assert_eq!(escrow_client::imei_check_digit("35209900176148"), Some(1));
+/// assert_eq!(escrow_client::imei_check_digit("3520990017614"), None);
+/// ```
+#[must_use]
+pub fn imei_check_digit(body: &str) -> Option<u8> {
+    if body.len() != 14 || !body.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // From the rightmost body digit (the one next to the check digit) leftwards, every other
+    // digit is doubled, starting with that one; a doubled digit above 9 counts as its digit sum.
+    let sum: u32 = body
         .bytes()
         .rev()
         .enumerate()
         .map(|(i, b)| {
             let d = u32::from(b - b'0');
-            if i % 2 == 1 {
+            if i % 2 == 0 {
                 let doubled = d * 2;
                 doubled / 10 + doubled % 10
             } else {
@@ -285,13 +310,7 @@ fn validate_imei(field: Field, imei: &str) -> Result<(), RequestError> {
             }
         })
         .sum();
-    if !sum.is_multiple_of(10) {
-        return Err(RequestError::Invalid {
-            field,
-            reason: "the check digit (Luhn) does not match",
-        });
-    }
-    Ok(())
+    u8::try_from((10 - sum % 10) % 10).ok()
 }
 
 /// 14 hexadecimal digits (either case).

@@ -313,22 +313,10 @@ impl SimulatedDevice {
 
 /// A 15-digit IMEI: the 14 digits of `body` (its last digit is replaced) and a Luhn check digit.
 fn imei_with_check_digit(body: u64) -> String {
-    let digits = format!("{:014}", body / 10);
-    let sum: u32 = digits
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 0 {
-                let doubled = d * 2;
-                doubled / 10 + doubled % 10
-            } else {
-                d
-            }
-        })
-        .sum();
-    format!("{digits}{}", (10 - sum % 10) % 10)
+    let digits = format!("{:014}", body / 10 % 100_000_000_000_000);
+    // Fourteen ASCII digits always have a check digit.
+    let check = escrow_client::imei_check_digit(&digits).unwrap_or_default();
+    format!("{digits}{check}")
 }
 
 #[cfg(test)]
