@@ -8,6 +8,8 @@ use mdm_protocol::{
 };
 use serde_json::{Map, Value as Json, json};
 
+use crate::write_json_line;
+
 /// Why an MDM input could not be reported.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -238,7 +240,7 @@ impl<'a> MessageReport<'a> {
     /// Any error of `out`.
     pub fn write(&self, out: &mut impl Write, json: bool) -> io::Result<()> {
         if json {
-            writeln!(out, "{}", self.to_json())
+            write_json_line(out, &self.to_json())
         } else {
             writeln!(out, "{}", self.summary())
         }

@@ -6,7 +6,7 @@ use bypass_code::{BypassCode, EscrowKey};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::Error;
+use crate::{Error, write_json_line};
 
 /// A code with its escrow key and, optionally, its raw bytes, as printed by `alb`.
 ///
@@ -48,8 +48,7 @@ impl CodeReport {
     /// When writing fails.
     pub fn write(&self, out: &mut impl Write, json: bool) -> Result<(), Error> {
         if json {
-            let line = Zeroizing::new(serde_json::to_string(self).map_err(std::io::Error::from)?);
-            writeln!(out, "{}", line.as_str())?;
+            write_json_line(out, self)?;
         } else if let Some(raw) = &self.raw {
             writeln!(out, "code:       {}", self.code.as_str())?;
             writeln!(out, "raw:        {}", raw.as_str())?;

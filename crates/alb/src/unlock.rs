@@ -22,6 +22,8 @@ use escrow_client::{
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use crate::write_json_line;
+
 /// Why `alb unlock` could not try to unlock at all (a refused unlock is an [`UnlockOutcome`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -486,8 +488,7 @@ impl UnlockReport {
     /// When writing fails.
     pub fn write(&self, out: &mut impl Write, json: bool) -> io::Result<()> {
         if json {
-            let line = serde_json::to_string(self).map_err(io::Error::from)?;
-            return writeln!(out, "{line}");
+            return write_json_line(out, self);
         }
         for attempt in &self.attempts {
             write!(

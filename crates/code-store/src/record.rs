@@ -304,9 +304,14 @@ impl DeviceRecord {
     ///   the history);
     /// - the enrolment time only moves forward;
     /// - known identity fields replace stored ones, unknown ones never erase them;
-    /// - every unlock attempt is recorded.
+    /// - every unlock attempt is recorded;
+    /// - `updated_at` is the time of the last change (for a restore, the restored record's).
     pub fn apply(&mut self, change: Change, at: Timestamp) -> Outcome {
         let mut outcome = Outcome::default();
+        let restored_update = match &change {
+            Change::Restore(record) => Some(record.updated_at),
+            _ => None,
+        };
         match change {
             Change::Identity(identity) => self.apply_identity(&identity, &mut outcome),
             Change::Enrolled { at: enrolled } => self.apply_enrolled(enrolled, &mut outcome),
@@ -339,7 +344,9 @@ impl DeviceRecord {
             Change::Restore(record) => self.apply_restore(*record, &mut outcome),
         }
         if outcome.changed() {
-            self.updated_at = self.updated_at.max(at);
+            // A restored record keeps the time of its own last change, so an export imported
+            // into a new store exports again exactly as it was.
+            self.updated_at = self.updated_at.max(restored_update.unwrap_or(at));
         }
         outcome
     }
@@ -563,6 +570,7 @@ mod tests {
         let mut r = record();
         r.apply(Change::DeviceCode(Some(code(1))), Timestamp::from_unix(5));
         let mut other = record();
+        other.updated_at = Timestamp::from_unix(120);
         other.device_code = None;
         other.server_code = Some(ServerCode {
             code: code(3),
@@ -590,6 +598,8 @@ mod tests {
             Timestamp::from_unix(7)
         );
         assert_eq!(o.events.len(), 1);
+        // The restore changed the record; its time is the restored record's, not the import's.
+        assert_eq!(r.updated_at, Timestamp::from_unix(120));
     }
 
     proptest::proptest! {

@@ -130,7 +130,14 @@ pub(crate) fn transition(
     let created = stored.is_none();
     let mut record = match &stored {
         Some(row) => decode_record(protection, row)?,
-        None => DeviceRecord::new(udid.clone(), at),
+        // A restored record is as old as it was in the store it came from.
+        None => DeviceRecord::new(
+            udid.clone(),
+            match &change {
+                Change::Restore(record) => record.created_at,
+                _ => at,
+            },
+        ),
     };
     let mut outcome = record.apply(change, at);
     if !outcome.changed() {

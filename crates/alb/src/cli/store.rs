@@ -11,6 +11,7 @@ use std::{
 use alb::{
     Error,
     store_flow::{self, StoreFlowError, Target},
+    write_json_line,
 };
 use clap::{Args, Subcommand};
 use code_store::{
@@ -362,11 +363,7 @@ async fn history(
                     event: entry.event.name(),
                     detail,
                 };
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string(&line).map_err(io::Error::from)?
-                )?;
+                write_json_line(out, &line)?;
             } else {
                 writeln!(
                     out,
@@ -419,11 +416,7 @@ async fn missing(store: &AnyStore, out: &mut impl Write, json: bool) -> Result<E
                 deadline: m.deadline.map(|t| t.to_string()),
                 days_left: m.days_left,
             };
-            writeln!(
-                out,
-                "{}",
-                serde_json::to_string(&line).map_err(io::Error::from)?
-            )?;
+            write_json_line(out, &line)?;
         } else {
             let when = match (m.deadline, m.days_left) {
                 (Some(d), Some(days)) if days >= 0 => format!("before {d} ({days} days left)"),
@@ -532,26 +525,26 @@ pub fn generate(args: &StoreArgs, targets: Targets, json: bool) -> Result<ExitCo
                 runtime.block_on(store_flow::commit_server_code(&store, target, code, key))?;
             let code_text = Zeroizing::new(issued.code.to_string());
             let key_text = Zeroizing::new(issued.escrow_key.to_string());
-            let line = if json {
-                Zeroizing::new(
-                    serde_json::to_string(&IssuedJson {
-                        serial: &issued.serial,
-                        udid: issued.udid.as_str(),
-                        code: &code_text,
-                        escrow_key: &key_text,
-                    })
-                    .map_err(io::Error::from)?,
-                )
-            } else {
-                Zeroizing::new(format!(
-                    "{}  {}  {}",
-                    issued.serial,
-                    code_text.as_str(),
-                    key_text.as_str()
-                ))
-            };
             progress.suspend(|| {
-                writeln!(out, "{}", line.as_str())?;
+                if json {
+                    write_json_line(
+                        &mut out,
+                        &IssuedJson {
+                            serial: &issued.serial,
+                            udid: issued.udid.as_str(),
+                            code: &code_text,
+                            escrow_key: &key_text,
+                        },
+                    )?;
+                } else {
+                    writeln!(
+                        out,
+                        "{}  {}  {}",
+                        issued.serial,
+                        code_text.as_str(),
+                        key_text.as_str()
+                    )?;
+                }
                 out.flush()
             })?;
             progress.inc(1);
