@@ -124,14 +124,15 @@ pub fn default_key_path() -> PathBuf {
 /// Writes a new random store key to `path`, a file that must not exist yet (mode 0600, synced),
 /// creating its directory (mode 0700) when needed.
 ///
+/// The key is written and synced under a temporary name first and then moved into place, so
+/// `path` never exists half-written: a process that finds it (another `alb` started at the same
+/// moment) reads a whole key.
+///
 /// # Errors
 /// [`StoreFlowError::Key`] when no key can be made; [`StoreFlowError::KeyFile`] when the file
-/// exists or cannot be written.
+/// exists (its error kind is then [`io::ErrorKind::AlreadyExists`]) or cannot be written.
 pub fn write_new_key_file(path: &Path) -> Result<(), StoreFlowError> {
-    use std::{
-        io::Write,
-        os::unix::fs::{DirBuilderExt, OpenOptionsExt},
-    };
+    use std::{io::Write, os::unix::fs::DirBuilderExt};
     let key = code_store::StoreKey::generate().map_err(|source| StoreFlowError::Key {
         origin: path.display().to_string(),
         source,
@@ -140,22 +141,30 @@ pub fn write_new_key_file(path: &Path) -> Result<(), StoreFlowError> {
         path: path.to_path_buf(),
         source,
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
             .map_err(with_path)?;
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
+    let dir = dir.unwrap_or_else(|| Path::new("."));
+    // A private (0600) file under a fresh random name, removed again if anything fails.
+    let mut staging = tempfile::Builder::new()
+        .prefix(".store-key-")
+        .tempfile_in(dir)
         .map_err(with_path)?;
-    writeln!(file, "{}", key.to_text().as_str()).map_err(with_path)?;
-    file.sync_all().map_err(with_path)?;
-    Ok(())
+    writeln!(staging, "{}", key.to_text().as_str()).map_err(with_path)?;
+    staging.as_file().sync_all().map_err(with_path)?;
+    // Fails with `AlreadyExists` when another key got there first; that one stays.
+    staging
+        .persist_noclobber(path)
+        .map_err(|e| with_path(e.error))?;
+    // The new directory entry is durable too: a key lost in a crash loses every code.
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(with_path)
 }
 
 /// How secrets are protected: the key ring from `key_file` if given, else from `env_key` (the
@@ -659,6 +668,38 @@ fn non_blank(value: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_files_written_at_once_give_one_whole_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/store.key");
+        let start = std::sync::Barrier::new(6);
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..6)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        let written = write_new_key_file(&path);
+                        // Whenever the file is there, it holds a whole key.
+                        let text = std::fs::read_to_string(&path).unwrap();
+                        KeyRing::parse(&text).unwrap();
+                        written
+                    })
+                })
+                .collect();
+            writers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+        for result in results {
+            if let Err(StoreFlowError::KeyFile { source, .. }) = &result {
+                assert_eq!(source.kind(), io::ErrorKind::AlreadyExists);
+            } else {
+                assert!(result.is_ok());
+            }
+        }
+        let left: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no staging file is left behind");
+    }
 
     #[test]
     fn serial_lists() {

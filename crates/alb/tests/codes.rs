@@ -169,3 +169,50 @@ fn default_store_gets_a_private_key_file_on_first_use_and_keeps_it() {
     }
     assert!(files >= 1);
 }
+
+/// Several `alb` processes started at once on a new machine: one store key and one database
+/// file are made, every process uses them, and every printed code reads back with that key.
+#[test]
+fn first_use_by_several_processes_at_once_makes_one_key_and_one_store() {
+    let home = tempfile::tempdir().unwrap();
+    let command = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_alb"));
+        command
+            .args(args)
+            .env("HOME", home.path())
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("ALB_STORE")
+            .env_remove("ALB_STORE_KEY")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+    let serials: Vec<String> = (0..6).map(|i| format!("C02RACE{i:05}")).collect();
+    let children: Vec<_> = serials
+        .iter()
+        .map(|serial| {
+            command(&["generate", "--serial", serial, "--json"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut created = 0;
+    for (serial, child) in serials.iter().zip(children) {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{serial}: {}", stderr(&out));
+        created += usize::from(stderr(&out).contains("created a new store key"));
+        let printed: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+        let shown = command(&["show", serial, "--json", "--reveal"])
+            .output()
+            .unwrap();
+        assert!(shown.status.success(), "{}", stderr(&shown));
+        assert!(stdout(&shown).contains(printed["code"].as_str().unwrap()));
+    }
+    assert_eq!(created, 1, "exactly one process made the key");
+    let config: Vec<_> = std::fs::read_dir(home.path().join(".config/alb"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(config, vec![std::ffi::OsString::from("store.key")]);
+}

@@ -154,17 +154,24 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     }
     // A new store file is readable by its owner only (SQLite gives the -wal and -shm files the
     // same mode): codes are sealed, but UDIDs and serial numbers are not.
-    if !path.exists() {
+    // Another process may create it at the same moment: whoever wins, the file exists.
+    {
         use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
+        match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(path)
-            .map_err(|source| StoreError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        }
     }
     let mut connection = Connection::open(path).map_err(|e| StoreError::Io {
         path: path.display().to_string(),

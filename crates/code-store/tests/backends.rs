@@ -183,6 +183,38 @@ async fn sqlite_open_errors_name_the_file() {
     );
 }
 
+/// Several openers of one new file at the same moment (many `alb` processes on a new machine):
+/// each gets the store, migrated once.
+#[test]
+fn sqlite_opened_by_many_at_once_is_created_and_migrated_once() {
+    for round in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("race-{round}.sqlite3"));
+        let start = std::sync::Barrier::new(8);
+        std::thread::scope(|scope| {
+            let openers: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let runtime = tokio::runtime::Builder::new_current_thread()
+                            .build()
+                            .unwrap();
+                        start.wait();
+                        runtime.block_on(SqliteStore::open(&path, Protection::Cleartext))
+                    })
+                })
+                .collect();
+            for opener in openers {
+                opener.join().unwrap().unwrap();
+            }
+        });
+        let db = rusqlite::Connection::open(&path).unwrap();
+        let versions: i64 = db
+            .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(versions, SqliteStore::schema_version());
+    }
+}
+
 #[tokio::test]
 async fn sqlite_history_is_append_only_and_schema_is_versioned() {
     let dir = tempfile::tempdir().unwrap();

@@ -66,12 +66,17 @@ impl StoreArgs {
         if key_file.is_none() && env_key.is_none() && !self.cleartext && self.store.is_none() {
             let path = store_flow::default_key_path();
             if !path.exists() {
-                store_flow::write_new_key_file(&path)?;
-                eprintln!(
-                    "alb: created a new store key in {} (mode 0600): back it up, without it the \
-                     stored codes cannot be read",
-                    path.display()
-                );
+                match store_flow::write_new_key_file(&path) {
+                    Ok(()) => eprintln!(
+                        "alb: created a new store key in {} (mode 0600): back it up, without it \
+                         the stored codes cannot be read",
+                        path.display()
+                    ),
+                    // Another `alb` made it a moment ago: use that one.
+                    Err(StoreFlowError::KeyFile { source, .. })
+                        if source.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
             key_file = Some(path);
         }
