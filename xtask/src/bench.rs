@@ -3,7 +3,9 @@
 //!
 //! Groups and their lines:
 //! - `escrow_key/<id>`: `escrow_key <id>: <ms> ms/key, <ratio>x floor`, where the ratio is against
-//!   `escrow_key/floor` measured in the same run (per key when a throughput of n elements is set);
+//!   `escrow_key/floor` measured in the same run (per key when a throughput of n elements is set),
+//!   then how much faster the batch on every core is than on one (`batch-1-core` over
+//!   `batch-all-cores`, same run);
 //! - `parse/<id>`: `parse <id>: <n> responses/s`;
 //! - `ingest/<id>`: `ingest <id>: <n> responses/s`;
 //! - any other group: `<group> <id>: <n> elements/s`.
@@ -146,6 +148,19 @@ fn summary(figures: &[Figure]) -> Vec<String> {
             floor / 1e6
         ));
     }
+    let per_key = |id: &str| {
+        figures
+            .iter()
+            .find(|f| f.group == "escrow_key" && f.id == id)
+            .map(Figure::per_item_ns)
+    };
+    if let (Some(one), Some(all)) = (per_key("batch-1-core"), per_key("batch-all-cores")) {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        lines.push(format!(
+            "escrow_key batch scaling: every core ({cores}) {:.2}x faster than one core",
+            one / all
+        ));
+    }
     for figure in figures.iter().filter(|f| f.group != "escrow_key") {
         let unit = match figure.group.as_str() {
             "parse" | "ingest" => "responses",
@@ -204,6 +219,7 @@ mod tests {
         let lines = summary(&[
             figure("escrow_key", "floor", 4_000_000.0, 1.0),
             figure("escrow_key", "batch-1-core", 10_000_000.0, 4.0),
+            figure("escrow_key", "batch-all-cores", 10_000_000.0, 8.0),
             figure("escrow_key", "pbkdf2-crate", 6_000_000.0, 1.0),
             figure("parse", "xml", 10_000.0, 1.0),
         ]);
@@ -212,7 +228,12 @@ mod tests {
             [
                 "escrow_key pbkdf2-crate: 6.00 ms/key, 1.50x floor",
                 "escrow_key batch-1-core: 2.50 ms/key, 0.62x floor",
+                "escrow_key batch-all-cores: 1.25 ms/key, 0.31x floor",
                 "escrow_key floor: 4.00 ms per 100,000 SHA-256 compressions",
+                &format!(
+                    "escrow_key batch scaling: every core ({}) 2.00x faster than one core",
+                    std::thread::available_parallelism().map_or(1, usize::from)
+                ),
                 "parse xml: 100000 responses/s",
             ]
         );
