@@ -128,21 +128,24 @@ fn encode_rejects_a_bad_digit_with_its_position() {
     assert!(stderr(&output).contains("invalid hexadecimal digit 'z' at position 31"));
 }
 
+/// `alb ARGS` as on a new machine whose home directory is `home`: no store or key configured.
+fn on_new_machine(home: &std::path::Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_alb"));
+    command
+        .args(args)
+        .env("HOME", home)
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("ALB_STORE")
+        .env_remove("ALB_STORE_KEY");
+    command
+}
+
 #[test]
 fn default_store_gets_a_private_key_file_on_first_use_and_keeps_it() {
     use std::os::unix::fs::PermissionsExt;
     let home = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_alb"))
-            .args(args)
-            .env("HOME", home.path())
-            .env_remove("XDG_DATA_HOME")
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("ALB_STORE")
-            .env_remove("ALB_STORE_KEY")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| on_new_machine(home.path(), args).output().unwrap();
     let first = run(&["generate", "--serial", "C02XK1ABJG5H", "--json"]);
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(stderr(&first).contains("created a new store key"));
@@ -176,14 +179,8 @@ fn default_store_gets_a_private_key_file_on_first_use_and_keeps_it() {
 fn first_use_by_several_processes_at_once_makes_one_key_and_one_store() {
     let home = tempfile::tempdir().unwrap();
     let command = |args: &[&str]| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_alb"));
+        let mut command = on_new_machine(home.path(), args);
         command
-            .args(args)
-            .env("HOME", home.path())
-            .env_remove("XDG_DATA_HOME")
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("ALB_STORE")
-            .env_remove("ALB_STORE_KEY")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         command
