@@ -3,13 +3,28 @@
 use std::time::{Duration, Instant};
 
 use escrow_client::{
-    AttemptResult, CodeSource, RetryPolicy, StatusClass, TransportFailure, Verdict,
+    AttemptResult, CodeSource, EscrowClient, RetryPolicy, StatusClass, TransportFailure,
+    UnlockOutcome, Verdict,
     testing::{RecordingServer, Reply, TestPki},
 };
 
 use crate::common::{DEVICE_CODE, client, device_code, fast_config, request, server_code};
 
-fn statuses(outcome: &escrow_client::UnlockOutcome) -> Vec<(CodeSource, u32, Option<u16>)> {
+/// The usual fallback: the device code, then the server-created one.
+async fn device_then_server(client: &EscrowClient) -> UnlockOutcome {
+    let (device, server_side) = (device_code(), server_code());
+    client
+        .unlock_with_fallback(
+            &request(),
+            &[
+                (CodeSource::Device, &device),
+                (CodeSource::Server, &server_side),
+            ],
+        )
+        .await
+}
+
+fn statuses(outcome: &UnlockOutcome) -> Vec<(CodeSource, u32, Option<u16>)> {
     outcome
         .attempts
         .iter()
@@ -24,17 +39,7 @@ async fn falls_back_to_the_server_code_after_404() {
         .await
         .unwrap();
     let client = client(&pki, fast_config(&pki, &server));
-    let (device, server_side) = (device_code(), server_code());
-
-    let outcome = client
-        .unlock_with_fallback(
-            &request(),
-            &[
-                (CodeSource::Device, &device),
-                (CodeSource::Server, &server_side),
-            ],
-        )
-        .await;
+    let outcome = device_then_server(&client).await;
 
     assert_eq!(
         outcome.verdict,
@@ -55,7 +60,7 @@ async fn falls_back_to_the_server_code_after_404() {
         .map(|r| String::from_utf8(r.body.clone()).unwrap())
         .collect();
     assert!(bodies[0].ends_with(&format!("escrowKey={DEVICE_CODE}")));
-    assert!(bodies[1].ends_with(&format!("escrowKey={server_side}")));
+    assert!(bodies[1].ends_with(&format!("escrowKey={}", server_code())));
     assert_eq!(
         server.connections(),
         1,
@@ -100,16 +105,7 @@ async fn every_code_refused_is_not_found() {
         .await
         .unwrap();
     let client = client(&pki, fast_config(&pki, &server));
-    let (device, server_side) = (device_code(), server_code());
-    let outcome = client
-        .unlock_with_fallback(
-            &request(),
-            &[
-                (CodeSource::Device, &device),
-                (CodeSource::Server, &server_side),
-            ],
-        )
-        .await;
+    let outcome = device_then_server(&client).await;
     assert_eq!(outcome.verdict, Verdict::NotFound);
     assert_eq!(outcome.attempts.len(), 2);
     assert!(!outcome.is_unlocked());
@@ -190,16 +186,7 @@ async fn bad_request_is_not_retried_and_stops_the_fallback() {
         .await
         .unwrap();
     let client = client(&pki, fast_config(&pki, &server));
-    let (device, server_side) = (device_code(), server_code());
-    let outcome = client
-        .unlock_with_fallback(
-            &request(),
-            &[
-                (CodeSource::Device, &device),
-                (CodeSource::Server, &server_side),
-            ],
-        )
-        .await;
+    let outcome = device_then_server(&client).await;
     assert_eq!(
         outcome.verdict,
         Verdict::BadRequest {
@@ -393,23 +380,14 @@ async fn logs_name_codes_by_source_only() {
     .await
     .unwrap();
     let client = client(&pki, fast_config(&pki, &server));
-    let (device, server_side) = (device_code(), server_code());
-    let outcome = client
-        .unlock_with_fallback(
-            &request(),
-            &[
-                (CodeSource::Device, &device),
-                (CodeSource::Server, &server_side),
-            ],
-        )
-        .await;
+    let outcome = device_then_server(&client).await;
     assert!(outcome.is_unlocked());
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("device code"), "{logs}");
     assert!(logs.contains("server code"), "{logs}");
     assert!(!logs.contains(DEVICE_CODE), "{logs}");
-    assert!(!logs.contains(&server_side.to_string()), "{logs}");
+    assert!(!logs.contains(&server_code().to_string()), "{logs}");
     assert!(!logs.contains(&pki.client.key_pem.lines().nth(1).unwrap().to_owned()));
 }
 
