@@ -177,8 +177,8 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
         path: path.display().to_string(),
         source: std::io::Error::other(e),
     })?;
-    connection.busy_timeout(Duration::from_secs(30))?;
-    let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    let mode = enter_wal_mode(&connection)?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Corrupt {
             udid: String::new(),
@@ -189,6 +189,35 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     connection.pragma_update(None, "synchronous", "FULL")?;
     migrate(&mut connection)?;
     Ok(connection)
+}
+
+/// How long a statement waits for another connection's lock before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Switches the file to WAL journaling (a no-op when it already is) and returns the mode SQLite
+/// reports.
+///
+/// Switching a rollback-journal file to WAL reads the header under a shared lock and then
+/// upgrades to an exclusive one. When several connections do that at once, SQLite refuses the
+/// upgrade with `SQLITE_BUSY` *without* calling the busy handler (waiting would deadlock: each
+/// holds the shared lock the other waits on), so `busy_timeout` does not cover this statement.
+/// The remedy SQLite documents is to end the statement, which releases the shared lock, and run
+/// it again; this does that, with a short sleep, within the same budget as the busy timeout.
+fn enter_wal_mode(connection: &Connection) -> Result<String, StoreError> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match connection.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 fn migrate(connection: &mut Connection) -> Result<(), StoreError> {

@@ -187,9 +187,30 @@ async fn sqlite_open_errors_name_the_file() {
 /// each gets the store, migrated once.
 #[test]
 fn sqlite_opened_by_many_at_once_is_created_and_migrated_once() {
+    opened_by_many_at_once(|_| {});
+}
+
+/// The same with a file that exists in SQLite's default rollback-journal mode (made by another
+/// tool, or an empty file): switching it to WAL is the statement that returned `SQLITE_BUSY`
+/// without waiting when several connections tried at once.
+#[test]
+fn sqlite_rollback_journal_file_opened_by_many_at_once_is_switched_to_wal_once() {
+    opened_by_many_at_once(|path| {
+        let db = rusqlite::Connection::open(path).unwrap();
+        db.execute_batch("CREATE TABLE unrelated (x INTEGER)")
+            .unwrap();
+        let mode: String = db
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete");
+    });
+}
+
+fn opened_by_many_at_once(prepare: impl Fn(&std::path::Path)) {
     for round in 0..10 {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(format!("race-{round}.sqlite3"));
+        prepare(&path);
         let start = std::sync::Barrier::new(8);
         std::thread::scope(|scope| {
             let openers: Vec<_> = (0..8)
@@ -212,6 +233,10 @@ fn sqlite_opened_by_many_at_once_is_created_and_migrated_once() {
             .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
         assert_eq!(versions, SqliteStore::schema_version());
+        let mode: String = db
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
     }
 }
 
