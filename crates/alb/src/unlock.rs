@@ -16,8 +16,9 @@ use code_store::{
     AttemptOutcome, Change, CodeKind, CodeStore, DeviceRecord, StoreError, Timestamp, Udid,
 };
 use escrow_client::{
-    AttemptReport, AttemptResult, CodeSource, ConfigError, EscrowClient, EscrowConfig, Identity,
-    IdentityError, RequestError, RetryPolicy, TrustRoots, UnlockOutcome, UnlockRequest, Verdict,
+    AttemptReport, AttemptResult, CodeSource, ConfigError, EscrowClient, EscrowConfig, Field,
+    Identity, IdentityError, RequestError, RetryPolicy, StatusClass, TrustRoots, UnlockOutcome,
+    UnlockRequest, Verdict, check_typed_imei,
 };
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -268,6 +269,13 @@ pub fn plan(
         .product_type(product_type)
         .org_name(&options.org_name)
         .guid(&options.guid);
+    // An IMEI typed on the command line is checked (a mistyped digit fails its Luhn check);
+    // one the device reported is sent as it came (the request removes the spaces).
+    for (field, typed) in [(Field::Imei, &options.imei), (Field::Imei2, &options.imei2)] {
+        if let Some(typed) = typed {
+            check_typed_imei(field, typed)?;
+        }
+    }
     if let Some(imei) = pick(&options.imei, stored.map(|s| &s.imei)) {
         builder = builder.imei(imei);
     }
@@ -307,8 +315,9 @@ pub fn plan(
     Ok((request, codes))
 }
 
-/// Appends one attempt to the device's history when it used a stored code: `200` is
-/// `unlocked`, `404` `rejected`, anything else `failed`. Returns whether it was recorded
+/// Appends one attempt to the device's history when it used a stored code: unlocked
+/// ([`StatusClass::Unlocked`]), rejected ([`StatusClass::NotFound`]) or failed (anything
+/// else). Returns whether it was recorded
 /// (attempts with codes the store does not hold are not: its history is about its own codes).
 ///
 /// # Errors
@@ -323,9 +332,15 @@ pub async fn record_attempt(
         CodeSource::Server => CodeKind::Server,
         _ => return Ok(false),
     };
-    let how = match attempt.result.status() {
-        Some(200) => AttemptOutcome::Unlocked,
-        Some(404) => AttemptOutcome::Rejected,
+    let how = match &attempt.result {
+        AttemptResult::Response {
+            class: StatusClass::Unlocked,
+            ..
+        } => AttemptOutcome::Unlocked,
+        AttemptResult::Response {
+            class: StatusClass::NotFound,
+            ..
+        } => AttemptOutcome::Rejected,
         _ => AttemptOutcome::Failed,
     };
     store
@@ -403,8 +418,8 @@ pub fn source_name(source: CodeSource) -> String {
     }
 }
 
-/// What `alb unlock` prints about an outcome: one line per attempt and the verdict, or one
-/// JSON object. Codes are named by source, never printed.
+/// What `alb unlock` prints about an outcome: one line per attempt, each code's verdict and
+/// the overall verdict, or one JSON object. Codes are named by source, never printed.
 #[derive(Debug, Serialize)]
 pub struct UnlockReport {
     unlocked: bool,
@@ -412,7 +427,15 @@ pub struct UnlockReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     code: Option<String>,
     verdict: String,
+    /// Each code tried, in order, with its own verdict.
+    codes: Vec<CodeLine>,
     attempts: Vec<AttemptLine>,
+}
+
+#[derive(Debug, Serialize)]
+struct CodeLine {
+    code: String,
+    verdict: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -462,10 +485,19 @@ impl UnlockReport {
                 }
             })
             .collect();
+        let codes = outcome
+            .codes
+            .iter()
+            .map(|c| CodeLine {
+                code: source_name(c.code),
+                verdict: c.verdict.to_string(),
+            })
+            .collect();
         Self {
             unlocked: outcome.is_unlocked(),
             code,
             verdict: outcome.verdict.to_string(),
+            codes,
             attempts,
         }
     }
@@ -499,6 +531,11 @@ impl UnlockReport {
             match &attempt.body {
                 Some(body) => writeln!(out, ": {body}")?,
                 None => writeln!(out)?,
+            }
+        }
+        if self.codes.len() > 1 {
+            for code in &self.codes {
+                writeln!(out, "{}: {}", code.code, code.verdict)?;
             }
         }
         writeln!(out, "{}", self.verdict)
@@ -653,6 +690,7 @@ mod tests {
             verdict: Verdict::Unlocked {
                 code: CodeSource::Server,
             },
+            codes: Vec::new(),
             attempts: vec![
                 attempt(CodeSource::Device, 404),
                 attempt(CodeSource::Supplied(3), 404),

@@ -314,6 +314,11 @@ const UDID: &str = "00008030-001A2B3C4D5E6F70";
 
 /// A SQLite store (cleartext: a throw-away test store) holding one device with both codes.
 async fn seeded_store(path: &Path) -> Udid {
+    seeded_store_with_imei(path, "490154203237518").await
+}
+
+/// [`seeded_store`] with the device's IMEI as it reported it.
+async fn seeded_store_with_imei(path: &Path, imei: &str) -> Udid {
     let store = SqliteStore::open(path, Protection::Cleartext)
         .await
         .unwrap();
@@ -321,7 +326,7 @@ async fn seeded_store(path: &Path) -> Udid {
     let identity = DeviceIdentity {
         serial_number: Some("DMPXK0ABCD12".to_owned()),
         product_type: Some("iPhone10,3".to_owned()),
-        imei: Some("490154203237518".to_owned()),
+        imei: Some(imei.to_owned()),
         ..DeviceIdentity::default()
     };
     let device: BypassCode = DEVICE_CODE.parse().unwrap();
@@ -548,6 +553,127 @@ async fn codes_can_come_from_standard_input() {
     assert_eq!(output.status.code(), Some(2));
     assert!(
         text(&output.stderr).contains("more than 16 codes"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+/// A real device reports its IMEI with spaces (Apple's example `35 735005 003432 4`, whose check
+/// digit does not match): stored as reported, the unlock by serial sends the 15 digits.
+#[tokio::test]
+async fn an_imei_reported_with_spaces_is_sent_as_fifteen_digits() {
+    let pki = TestPki::new();
+    let files = files(&pki);
+    let db = files._dir.path().join("store.sqlite3");
+    seeded_store_with_imei(&db, "35 735005 003432 4").await;
+    let server = RecordingServer::start(&pki, [Reply::status(200)])
+        .await
+        .unwrap();
+
+    let output = alb(store_args(&server, &files, &db, "DMPXK0ABCD12"), &[]).await;
+
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        server.requests()[0].query.as_deref(),
+        Some("serial=DMPXK0ABCD12&productType=iPhone10%2C3&imei=357350050034324")
+    );
+
+    // Typed with spaces and a valid check digit, it is accepted and sent the same way.
+    let mut typed = base_args(&server, &files.identity_pem, &files.ca);
+    typed.extend(["--imei", "35 209900 176148 1", "--code", DEVICE_CODE].map(str::to_owned));
+    server.push_replies([Reply::status(200)]);
+    let output = alb(typed, &[]).await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        server.requests()[1]
+            .query
+            .as_deref()
+            .unwrap()
+            .ends_with("&imei=352099001761481")
+    );
+}
+
+/// The stored server code is tried whenever the device code ends without unlocking — here
+/// Apple's service failing on every retry — and each code's verdict is printed and recorded.
+#[tokio::test]
+async fn the_server_code_is_tried_when_the_device_code_fails_for_any_reason() {
+    let pki = TestPki::new();
+    let files = files(&pki);
+    let db = files._dir.path().join("store.sqlite3");
+    let udid = seeded_store(&db).await;
+    let server = RecordingServer::start(&pki, [Reply::status(503), Reply::status(400)])
+        .await
+        .unwrap();
+    let mut args = store_args(&server, &files, &db, UDID);
+    args.extend(["--max-tries", "1", "--json"].map(str::to_owned));
+    // 503 for the device code (one try allowed), then 400 for the server code.
+    let output = alb(args, &[]).await;
+
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_str(text(&output.stdout).trim()).unwrap();
+    let codes = report["codes"].as_array().unwrap();
+    assert_eq!(codes.len(), 2);
+    assert_eq!(codes[0]["code"], "device");
+    assert!(
+        codes[0]["verdict"]
+            .as_str()
+            .unwrap()
+            .contains("unavailable")
+    );
+    assert_eq!(codes[1]["code"], "server");
+    assert!(
+        codes[1]["verdict"]
+            .as_str()
+            .unwrap()
+            .contains("malformed (400)")
+    );
+    assert_eq!(
+        unlock_history(&db, &udid).await,
+        [
+            (CodeKind::Device, AttemptOutcome::Failed),
+            (CodeKind::Server, AttemptOutcome::Failed),
+        ]
+    );
+
+    // Run again: the device code now fails with 400, the server code unlocks.
+    let mut args = store_args(&server, &files, &db, UDID);
+    args.extend(["--max-tries", "1"].map(str::to_owned));
+    server.push_replies([Reply::status(400), Reply::status(200)]);
+    let output = alb(args, &[]).await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("device: not unlocked"), "{stdout}");
+    assert!(
+        stdout.contains("server: unlocked with the server code"),
+        "{stdout}"
+    );
+}
+
+/// No time limit given on the command line panics, however large.
+#[tokio::test]
+async fn huge_time_limits_are_accepted_without_overflow() {
+    let pki = TestPki::new();
+    let files = files(&pki);
+    let server = RecordingServer::start(&pki, [Reply::status(200)])
+        .await
+        .unwrap();
+    let mut args = base_args(&server, &files.identity_pem, &files.ca);
+    for (option, value) in [("--deadline", "1e19"), ("--attempt-timeout", "1e19")] {
+        let at = args.iter().position(|a| a == option).unwrap();
+        args[at + 1] = value.to_owned();
+    }
+    args.extend(["--code", DEVICE_CODE].map(str::to_owned));
+    let output = alb(args, &[]).await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    let mut args = base_args(&server, &files.identity_pem, &files.ca);
+    let at = args.iter().position(|a| a == "--deadline").unwrap();
+    args[at + 1] = "1e300".to_owned();
+    args.extend(["--code", DEVICE_CODE].map(str::to_owned));
+    let output = alb(args, &[]).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("--deadline"),
         "{}",
         text(&output.stderr)
     );

@@ -30,8 +30,8 @@ use crate::{
     excerpt::BodyExcerpt,
     identity::Identity,
     outcome::{
-        AttemptReport, AttemptResult, CodeSource, StatusClass, TransportFailure, UnlockOutcome,
-        Verdict,
+        AttemptReport, AttemptResult, CodeSource, CodeVerdict, StatusClass, TransportFailure,
+        UnlockOutcome, Verdict,
     },
     request::UnlockRequest,
 };
@@ -40,6 +40,16 @@ use crate::{
 const FORM: &str = "application/x-www-form-urlencoded";
 /// What the client calls itself.
 const AGENT: &str = concat!("escrow-client/", env!("CARGO_PKG_VERSION"));
+/// The latest instant the client computes: about thirty years ahead, which no deadline reaches.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// `now + after`, saturated to [`FAR_FUTURE`]: a caller's huge `Duration` (`Duration::MAX`, or
+/// `1e19` seconds from a command line) means "no limit", never an overflow panic.
+fn instant_after(after: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(after.min(FAR_FUTURE))
+        .unwrap_or(now + Duration::from_secs(86_400))
+}
 
 /// Sends escrow-key unlock requests over mutual TLS, with the MDM server's APNs identity.
 ///
@@ -102,8 +112,14 @@ impl EscrowClient {
     }
 
     /// Tries the codes in order (usually the device's code, then the server's), moving on to the
-    /// next only on `404`, stopping at the first success or at any other final answer, within
-    /// the overall deadline. Every exchange is reported.
+    /// next whenever one ends without unlocking — refused (`404`), malformed (`400`), an
+    /// unexpected status, a TLS failure, or the service unavailable after the retries — and
+    /// stopping at the first that unlocks. Every exchange is reported, and every code tried
+    /// keeps its own verdict ([`UnlockOutcome::codes`]).
+    ///
+    /// Time: the overall deadline is shared fairly, so a code that keeps failing cannot take
+    /// the time of the codes after it: each code may use the time left divided by the number
+    /// of codes left (a code that ends early leaves its time to the next).
     pub async fn unlock_with_fallback(
         &self,
         request: &UnlockRequest,
@@ -120,34 +136,37 @@ impl EscrowClient {
         codes: &[(CodeSource, &BypassCode)],
         mut on_attempt: impl FnMut(&AttemptReport) + Send,
     ) -> UnlockOutcome {
-        let deadline = Instant::now() + self.config.deadline;
+        let deadline = instant_after(self.config.deadline);
         let mut attempts = Vec::new();
-        for &(source, code) in codes {
+        let mut verdicts = Vec::with_capacity(codes.len());
+        for (index, &(source, code)) in codes.iter().enumerate() {
+            let left = u32::try_from(codes.len() - index).unwrap_or(u32::MAX);
+            let share = deadline.saturating_duration_since(Instant::now()) / left;
+            let code_deadline = instant_after(share).min(deadline);
             let verdict = self
                 .try_code(
                     request,
                     source,
                     code,
-                    deadline,
+                    code_deadline,
                     &mut attempts,
                     &mut on_attempt,
                 )
                 .await;
-            if let Some(verdict) = verdict {
-                tracing::info!(verdict = %verdict, "escrow unlock finished");
-                return UnlockOutcome { verdict, attempts };
+            verdicts.push(CodeVerdict {
+                code: source,
+                verdict,
+            });
+            if verdict.is_unlocked() {
+                break;
             }
         }
-        let verdict = if codes.is_empty() {
-            Verdict::NoCodes
-        } else {
-            Verdict::NotFound
-        };
-        tracing::info!(verdict = %verdict, "escrow unlock finished");
-        UnlockOutcome { verdict, attempts }
+        let outcome = UnlockOutcome::from_codes(verdicts, attempts);
+        tracing::info!(verdict = %outcome.verdict, "escrow unlock finished");
+        outcome
     }
 
-    /// Tries one code; `None` means `404`: move on to the next code.
+    /// Tries one code, retrying retryable failures until `deadline`; returns its verdict.
     async fn try_code(
         &self,
         request: &UnlockRequest,
@@ -156,14 +175,14 @@ impl EscrowClient {
         deadline: Instant,
         attempts: &mut Vec<AttemptReport>,
         on_attempt: &mut (impl FnMut(&AttemptReport) + Send),
-    ) -> Option<Verdict> {
+    ) -> Verdict {
         let policy = self.config.retry;
         let mut try_number = 0;
         loop {
             try_number += 1;
             let now = Instant::now();
             if now >= deadline {
-                return Some(Verdict::DeadlineExceeded { code: source });
+                return Verdict::DeadlineExceeded { code: source };
             }
             let limit = self.config.attempt_timeout.min(deadline - now);
             let started = Instant::now();
@@ -176,21 +195,21 @@ impl EscrowClient {
             let retryable = result.is_retryable();
             let final_verdict = match &result {
                 AttemptResult::Response { class, status, .. } => match class {
-                    StatusClass::Unlocked => Some(Verdict::Unlocked { code: source }),
-                    StatusClass::NotFound => None,
-                    StatusClass::BadRequest => Some(Verdict::BadRequest { code: source }),
-                    StatusClass::Unexpected => Some(Verdict::UnexpectedStatus {
+                    StatusClass::Unlocked => Verdict::Unlocked { code: source },
+                    StatusClass::NotFound => Verdict::Rejected { code: source },
+                    StatusClass::BadRequest => Verdict::BadRequest { code: source },
+                    StatusClass::Unexpected => Verdict::UnexpectedStatus {
                         code: source,
                         status: *status,
-                    }),
-                    StatusClass::Retryable => Some(Verdict::Unavailable { code: source }),
+                    },
+                    StatusClass::Retryable => Verdict::Unavailable { code: source },
                 },
                 AttemptResult::Transport {
                     failure: TransportFailure::Tls,
                     ..
-                } => Some(Verdict::TlsFailure { code: source }),
+                } => Verdict::TlsFailure { code: source },
                 AttemptResult::TimedOut { .. } | AttemptResult::Transport { .. } => {
-                    Some(Verdict::Unavailable { code: source })
+                    Verdict::Unavailable { code: source }
                 }
             };
             let report = AttemptReport {
@@ -201,18 +220,15 @@ impl EscrowClient {
             };
             on_attempt(&report);
             attempts.push(report);
-            if !retryable {
+            if !retryable || try_number >= policy.max_tries {
                 return final_verdict;
             }
             if Instant::now() >= deadline {
-                return Some(Verdict::DeadlineExceeded { code: source });
-            }
-            if try_number >= policy.max_tries {
-                return final_verdict;
+                return Verdict::DeadlineExceeded { code: source };
             }
             let wait = policy.backoff(try_number, getrandom::u64().unwrap_or(0));
-            if Instant::now() + wait >= deadline {
-                return Some(Verdict::DeadlineExceeded { code: source });
+            if wait >= deadline.saturating_duration_since(Instant::now()) {
+                return Verdict::DeadlineExceeded { code: source };
             }
             tokio::time::sleep(wait).await;
         }
@@ -262,8 +278,7 @@ impl EscrowClient {
                 break;
             }
         }
-        let mut dashed = Zeroizing::new([0u8; bypass_code::ENCODED_LEN]);
-        excerpt.redact(code.encode(&mut dashed).as_bytes());
+        excerpt.redact_code(code);
         AttemptResult::from_response(status, excerpt)
     }
 }

@@ -267,7 +267,7 @@ impl RetryPolicy {
         let jitter = if spread == 0 {
             0
         } else {
-            random % (spread + 1)
+            random % spread.saturating_add(1)
         };
         half + Duration::from_nanos(jitter)
     }

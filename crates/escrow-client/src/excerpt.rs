@@ -76,6 +76,55 @@ impl BodyExcerpt {
         }
     }
 
+    /// Replaces every copy of a bypass code with `[redacted]`, however the server wrote it:
+    /// in any case, with the dashes where they belong, elsewhere, or none
+    /// (`A8QK7-GFG21-...`, `a8qk7gfg21...`); when the excerpt was cut, also a trailing partial
+    /// copy.
+    pub fn redact_code(&mut self, code: &bypass_code::BypassCode) {
+        let mut dashed = zeroize::Zeroizing::new([0u8; bypass_code::ENCODED_LEN]);
+        let text = code.encode(&mut dashed);
+        let mut symbols = zeroize::Zeroizing::new([0u8; bypass_code::ENCODED_LEN]);
+        let mut count = 0;
+        for b in text.bytes().filter(|b| *b != b'-') {
+            symbols[count] = b;
+            count += 1;
+        }
+        self.redact_loose(&symbols[..count]);
+    }
+
+    /// [`redact_code`](Self::redact_code) over the code's symbols: ASCII case ignored, dashes
+    /// skipped between symbols.
+    fn redact_loose(&mut self, symbols: &[u8]) {
+        if symbols.is_empty() || self.bytes.is_empty() {
+            return;
+        }
+        let mut out = Vec::with_capacity(self.bytes.len());
+        let mut i = 0;
+        let mut changed = false;
+        while i < self.bytes.len() {
+            match loose_match(&self.bytes[i..], symbols) {
+                Match::Whole(len) => {
+                    out.extend_from_slice(REDACTED);
+                    i += len;
+                    changed = true;
+                }
+                Match::Partial if self.truncated => {
+                    out.extend_from_slice(REDACTED);
+                    i = self.bytes.len();
+                    changed = true;
+                }
+                Match::Partial | Match::None => {
+                    out.push(self.bytes[i]);
+                    i += 1;
+                }
+            }
+        }
+        if changed {
+            zeroize::Zeroize::zeroize(&mut self.bytes);
+            self.bytes = out;
+        }
+    }
+
     /// The bytes kept.
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
@@ -114,6 +163,35 @@ impl BodyExcerpt {
     }
 }
 
+/// How the bytes at one position match a code.
+enum Match {
+    /// The whole code, spanning this many bytes.
+    Whole(usize),
+    /// A prefix of the code (at least one symbol) runs to the end of the bytes.
+    Partial,
+    /// No match.
+    None,
+}
+
+/// Whether `bytes` start with `symbols`, ASCII case ignored, dashes allowed between symbols.
+fn loose_match(bytes: &[u8], symbols: &[u8]) -> Match {
+    let mut at = 0;
+    for (n, symbol) in symbols.iter().enumerate() {
+        if n > 0 {
+            while bytes.get(at) == Some(&b'-') {
+                at += 1;
+            }
+        }
+        match bytes.get(at) {
+            Some(b) if b.eq_ignore_ascii_case(symbol) => at += 1,
+            Some(_) => return Match::None,
+            None if n > 0 => return Match::Partial,
+            None => return Match::None,
+        }
+    }
+    Match::Whole(at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +222,40 @@ mod tests {
         cut.push(b"echo: SECRET-CODE");
         cut.redact(b"SECRET-CODE");
         assert_eq!(cut.as_bytes(), b"echo: [redacted]");
+    }
+
+    #[test]
+    fn codes_are_redacted_in_any_case_with_or_without_dashes() {
+        let code: bypass_code::BypassCode = "A8QK7-GFG21-6RHT-V0U9-756P-L7E3".parse().unwrap();
+        for echoed in [
+            "A8QK7-GFG21-6RHT-V0U9-756P-L7E3",
+            "a8qk7-gfg21-6rht-v0u9-756p-l7e3",
+            "A8QK7GFG216RHTV0U9756PL7E3",
+            "a8qk7gfg216rhtv0u9756pl7e3",
+            "A8qK7-gfg216RHT-v0u9756P-L7e3",
+        ] {
+            let mut excerpt = BodyExcerpt::new(256);
+            excerpt.push(format!("{{\"key\":\"{echoed}\",\"again\":\"{echoed}\"}}").as_bytes());
+            excerpt.redact_code(&code);
+            assert_eq!(
+                excerpt.to_text(),
+                "{\"key\":\"[redacted]\",\"again\":\"[redacted]\"}",
+                "{echoed}"
+            );
+        }
+        // Cut in the middle of a lower-case copy: the partial copy goes too.
+        let mut cut = BodyExcerpt::new(20);
+        cut.push(b"escrowKey=a8qk7gfg216rhtv0u9756pl7e3");
+        cut.redact_code(&code);
+        assert_eq!(cut.as_bytes(), b"escrowKey=[redacted]");
+        // Other text is untouched.
+        let mut other = BodyExcerpt::new(64);
+        other.push(b"A8QK7-GFG21-6RHT-V0U9-756P-L7E4 and a8qk");
+        other.redact_code(&code);
+        assert_eq!(
+            other.as_bytes(),
+            b"A8QK7-GFG21-6RHT-V0U9-756P-L7E4 and a8qk"
+        );
     }
 
     #[test]

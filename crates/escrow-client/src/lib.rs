@@ -20,11 +20,12 @@ pub use config::{
 pub use excerpt::BodyExcerpt;
 pub use identity::{Identity, IdentityError, MAX_IDENTITY_FILE_BYTES};
 pub use outcome::{
-    AttemptReport, AttemptResult, CodeSource, StatusClass, TransportFailure, UnlockOutcome, Verdict,
+    AttemptReport, AttemptResult, CodeSource, CodeVerdict, StatusClass, TransportFailure,
+    UnlockOutcome, Verdict,
 };
 pub use request::{
     Field, MAX_SERIAL_LEN, MAX_TEXT_LEN, RequestError, UnlockRequest, UnlockRequestBuilder,
-    imei_check_digit,
+    check_typed_imei, imei_check_digit, normalize_imei, normalize_meid,
 };
 
 /// Re-exported so callers can name the code type without a separate dependency.

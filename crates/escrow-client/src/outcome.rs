@@ -166,6 +166,12 @@ pub enum Verdict {
     },
     /// Every code was answered `404`: device not found or no code matches its escrow key.
     NotFound,
+    /// `404` for this code: the device is not found or this code does not match its escrow
+    /// key (the verdict of one code; the other code may be the active one).
+    Rejected {
+        /// The code refused.
+        code: CodeSource,
+    },
     /// `400` for this code: the request is malformed (a bug); not retried.
     BadRequest {
         /// The code being tried.
@@ -212,6 +218,11 @@ impl fmt::Display for Verdict {
             Self::NotFound => f.write_str(
                 "not unlocked: every code was refused (404: device not found or escrow key not valid)",
             ),
+            Self::Rejected { code } => write!(
+                f,
+                "not unlocked: the {code} was refused (404: device not found or escrow key not \
+                 valid)"
+            ),
             Self::BadRequest { code } => write!(
                 f,
                 "not unlocked: the service called the request malformed (400) with the {code}; \
@@ -237,16 +248,51 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// The verdict and every attempt that led to it, in order.
+/// How the tries of one code came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeVerdict {
+    /// The code.
+    pub code: CodeSource,
+    /// Its verdict: [`Verdict::Unlocked`], [`Verdict::Rejected`] or why it could not unlock.
+    pub verdict: Verdict,
+}
+
+/// The verdict, each code's verdict and every attempt that led to them, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnlockOutcome {
-    /// How it came out.
+    /// How it came out as a whole (see [`UnlockOutcome::from_codes`]).
     pub verdict: Verdict,
+    /// Each code tried, in order, with its own verdict.
+    pub codes: Vec<CodeVerdict>,
     /// Every HTTP exchange, in order.
     pub attempts: Vec<AttemptReport>,
 }
 
 impl UnlockOutcome {
+    /// The outcome of codes tried in order. The overall verdict: [`Verdict::Unlocked`] when a
+    /// code unlocked; [`Verdict::NoCodes`] when none was tried; [`Verdict::NotFound`] when every
+    /// code was refused (`404`); otherwise the first code's failure that was not a refusal (the
+    /// reason the answer is not final: a code could not be checked).
+    #[must_use]
+    pub fn from_codes(codes: Vec<CodeVerdict>, attempts: Vec<AttemptReport>) -> Self {
+        let verdict = if let Some(unlocked) = codes.iter().find(|c| c.verdict.is_unlocked()) {
+            unlocked.verdict
+        } else if codes.is_empty() {
+            Verdict::NoCodes
+        } else {
+            codes
+                .iter()
+                .map(|c| c.verdict)
+                .find(|v| !matches!(v, Verdict::Rejected { .. }))
+                .unwrap_or(Verdict::NotFound)
+        };
+        Self {
+            verdict,
+            codes,
+            attempts,
+        }
+    }
+
     /// Whether Activation Lock was removed.
     #[must_use]
     pub const fn is_unlocked(&self) -> bool {

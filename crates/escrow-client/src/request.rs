@@ -147,7 +147,12 @@ impl UnlockRequest {
     }
 
     /// Checks every field: required ones present, product type shaped like `iPad4,1`, IMEIs of
-    /// 15 digits with a valid Luhn check digit, MEID of 14 hexadecimal digits.
+    /// 15 decimal digits and a MEID of 14 hexadecimal digits (as [`normalize_imei`] and
+    /// [`normalize_meid`] leave them).
+    ///
+    /// The IMEI's check digit is not checked here: the request carries what the device
+    /// reported, which is what Apple compares (Apple's own example IMEIs fail the Luhn check).
+    /// A value a person typed can be checked first with [`check_typed_imei`].
     ///
     /// # Errors
     /// The first field that is missing or malformed.
@@ -260,7 +265,26 @@ fn validate_product_type(product_type: &str) -> Result<(), RequestError> {
     Ok(())
 }
 
-/// 15 decimal digits, the last a Luhn check digit over the first 14.
+/// An IMEI or MEID as the wire carries it: the value with its spaces removed. Devices report
+/// them grouped with spaces, as in Apple's `DeviceInformation` example (`35 735005 003432 4`);
+/// the request carries the bare digits. Other characters are kept, so validation still sees
+/// (and refuses) them.
+///
+/// ```
+/// assert_eq!(escrow_client::normalize_imei("35 735005 003432 4"), "357350050034324");
+/// ```
+#[must_use]
+pub fn normalize_imei(reported: &str) -> String {
+    reported.chars().filter(|c| *c != ' ').collect()
+}
+
+/// The MEID as the wire carries it: spaces removed, like [`normalize_imei`].
+#[must_use]
+pub fn normalize_meid(reported: &str) -> String {
+    normalize_imei(reported)
+}
+
+/// 15 decimal digits.
 fn validate_imei(field: Field, imei: &str) -> Result<(), RequestError> {
     if imei.is_empty() {
         return Err(RequestError::Missing { field });
@@ -268,9 +292,30 @@ fn validate_imei(field: Field, imei: &str) -> Result<(), RequestError> {
     if imei.len() != 15 || !imei.bytes().all(|b| b.is_ascii_digit()) {
         return Err(RequestError::Invalid {
             field,
-            reason: "expected 15 decimal digits",
+            reason: "expected 15 decimal digits (spaces are ignored)",
         });
     }
+    Ok(())
+}
+
+/// Checks an IMEI a person typed (not one a device reported): 15 decimal digits once spaces
+/// are removed, the last a Luhn check digit over the first 14. Catches a mistyped digit before
+/// any request is sent; returns the normalised value.
+///
+/// ```
+/// assert_eq!(
+///     escrow_client::check_typed_imei(escrow_client::Field::Imei, "35 209900 176148 1").unwrap(),
+///     "352099001761481"
+/// );
+/// assert!(escrow_client::check_typed_imei(escrow_client::Field::Imei, "352099001761482").is_err());
+/// ```
+///
+/// # Errors
+/// [`RequestError::Invalid`] naming `field` when the value is not 15 digits or its check digit
+/// does not match; [`RequestError::Missing`] when it is empty.
+pub fn check_typed_imei(field: Field, typed: &str) -> Result<String, RequestError> {
+    let imei = normalize_imei(typed);
+    validate_imei(field, &imei)?;
     let (body, check) = imei.split_at(14);
     if imei_check_digit(body).map(|digit| b'0' + digit) != check.bytes().next() {
         return Err(RequestError::Invalid {
@@ -278,7 +323,7 @@ fn validate_imei(field: Field, imei: &str) -> Result<(), RequestError> {
             reason: "the check digit (Luhn) does not match",
         });
     }
-    Ok(())
+    Ok(imei)
 }
 
 /// The Luhn check digit (0–9) that completes the first 14 digits of an IMEI, or `None` when
@@ -374,21 +419,22 @@ impl UnlockRequestBuilder {
         self
     }
 
-    /// The first IMEI (cellular devices only).
+    /// The first IMEI (cellular devices only), as the device reported it: spaces are removed
+    /// ([`normalize_imei`]).
     #[must_use]
     pub fn imei(mut self, imei: impl Into<String>) -> Self {
         self.imei = Some(imei.into());
         self
     }
 
-    /// The second IMEI (dual-SIM devices only).
+    /// The second IMEI (dual-SIM devices only), spaces removed like [`imei`](Self::imei).
     #[must_use]
     pub fn imei2(mut self, imei2: impl Into<String>) -> Self {
         self.imei2 = Some(imei2.into());
         self
     }
 
-    /// The MEID (CDMA devices only).
+    /// The MEID (CDMA devices only), spaces removed ([`normalize_meid`]).
     #[must_use]
     pub fn meid(mut self, meid: impl Into<String>) -> Self {
         self.meid = Some(meid.into());
@@ -417,9 +463,9 @@ impl UnlockRequestBuilder {
         let request = UnlockRequest {
             serial: self.serial,
             product_type: self.product_type,
-            imei: self.imei,
-            imei2: self.imei2,
-            meid: self.meid,
+            imei: self.imei.as_deref().map(normalize_imei),
+            imei2: self.imei2.as_deref().map(normalize_imei),
+            meid: self.meid.as_deref().map(normalize_meid),
             org_name: self.org_name,
             guid: self.guid,
         };
@@ -522,8 +568,9 @@ mod tests {
                 "{bad}"
             );
         }
-        assert_eq!(invalid(base().imei("490154203237517")), Field::Imei);
         assert_eq!(invalid(base().imei("49015420323751")), Field::Imei);
+        assert_eq!(invalid(base().imei("35 735005 003432 45")), Field::Imei);
+        assert_eq!(invalid(base().imei("35-735005-003432-4")), Field::Imei);
         assert_eq!(invalid(base().imei2("49015420323751x")), Field::Imei2);
         assert_eq!(invalid(base().meid("A100001234567")), Field::Meid);
         assert_eq!(invalid(base().meid("G1000012345678")), Field::Meid);
@@ -566,10 +613,42 @@ mod tests {
 
     #[test]
     fn error_messages_do_not_repeat_values() {
-        let err = base().imei("490154203237517").build().unwrap_err();
+        let err = check_typed_imei(Field::Imei2, "490154203237517").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "`imei` is not valid: the check digit (Luhn) does not match"
+            "`imei2` is not valid: the check digit (Luhn) does not match"
+        );
+        let err = base().imei("4901542032375").build().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`imei` is not valid: expected 15 decimal digits (spaces are ignored)"
+        );
+    }
+
+    /// Devices report IMEIs grouped with spaces (Apple's `DeviceInformation` example:
+    /// `35 735005 003432 4`, whose check digit does not even match): the request carries the 15
+    /// digits as reported, without the spaces, and does not refuse them for their check digit.
+    #[test]
+    fn reported_imeis_are_sent_as_digits_whatever_their_check_digit() {
+        let request = base()
+            .imei("35 735005 003432 4")
+            .imei2("35 209900 176148 1")
+            .meid("35 209900 176148")
+            .build()
+            .unwrap();
+        assert_eq!(request.imei(), Some("357350050034324"));
+        assert_eq!(request.imei2(), Some("352099001761481"));
+        assert_eq!(request.meid(), Some("35209900176148"));
+        assert_eq!(
+            request.query(),
+            "serial=DMPXK0ABCD12&productType=iPad4%2C1&imei=357350050034324\
+             &imei2=352099001761481&meid=35209900176148"
+        );
+        // Typed by a person, the same value is caught by its check digit.
+        assert!(check_typed_imei(Field::Imei, "35 735005 003432 4").is_err());
+        assert_eq!(
+            check_typed_imei(Field::Imei, " 35 209900 176148 1").unwrap(),
+            "352099001761481"
         );
     }
 }

@@ -179,8 +179,13 @@ async fn server_errors_give_up_after_the_policy_allows() {
     )));
 }
 
+/// Each code's verdict, in order.
+fn code_verdicts(outcome: &UnlockOutcome) -> Vec<Verdict> {
+    outcome.codes.iter().map(|c| c.verdict).collect()
+}
+
 #[tokio::test]
-async fn bad_request_is_not_retried_and_stops_the_fallback() {
+async fn bad_request_is_not_retried_and_the_other_code_is_tried() {
     let pki = TestPki::new();
     let server = RecordingServer::start(&pki, [Reply::status(400), Reply::status(200)])
         .await
@@ -189,12 +194,143 @@ async fn bad_request_is_not_retried_and_stops_the_fallback() {
     let outcome = device_then_server(&client).await;
     assert_eq!(
         outcome.verdict,
-        Verdict::BadRequest {
-            code: CodeSource::Device
+        Verdict::Unlocked {
+            code: CodeSource::Server
         }
     );
-    assert_eq!(outcome.attempts.len(), 1);
-    assert_eq!(server.requests().len(), 1);
+    assert_eq!(
+        code_verdicts(&outcome),
+        [
+            Verdict::BadRequest {
+                code: CodeSource::Device
+            },
+            Verdict::Unlocked {
+                code: CodeSource::Server
+            }
+        ]
+    );
+    assert_eq!(
+        statuses(&outcome),
+        [
+            (CodeSource::Device, 1, Some(400)),
+            (CodeSource::Server, 1, Some(200))
+        ]
+    );
+}
+
+/// "Try the other code if the first one fails": a code that ends without unlocking for any
+/// reason — the service unavailable after every retry, an unexpected status, no answer in
+/// time — leads to the other code; each keeps its own verdict.
+#[tokio::test]
+async fn any_failure_of_the_first_code_moves_on_to_the_other() {
+    let pki = TestPki::new();
+    let script = [
+        Reply::status(503),
+        Reply::status(500),
+        Reply::status(502),
+        Reply::status(200),
+    ];
+    let server = RecordingServer::start(&pki, script).await.unwrap();
+    let client = client(&pki, fast_config(&pki, &server));
+    let outcome = device_then_server(&client).await;
+    assert_eq!(
+        code_verdicts(&outcome),
+        [
+            Verdict::Unavailable {
+                code: CodeSource::Device
+            },
+            Verdict::Unlocked {
+                code: CodeSource::Server
+            }
+        ]
+    );
+    assert_eq!(outcome.attempts.len(), 4);
+
+    let server = RecordingServer::start(&pki, [Reply::status(403), Reply::status(404)])
+        .await
+        .unwrap();
+    let client = super::common::client(&pki, fast_config(&pki, &server));
+    let outcome = device_then_server(&client).await;
+    assert_eq!(
+        code_verdicts(&outcome),
+        [
+            Verdict::UnexpectedStatus {
+                code: CodeSource::Device,
+                status: 403
+            },
+            Verdict::Rejected {
+                code: CodeSource::Server
+            }
+        ]
+    );
+    // Not every code was refused: the overall verdict names the code that could not be checked.
+    assert_eq!(
+        outcome.verdict,
+        Verdict::UnexpectedStatus {
+            code: CodeSource::Device,
+            status: 403
+        }
+    );
+    assert!(!outcome.is_unlocked());
+}
+
+/// A code whose tries time out cannot take the time of the code after it: the overall deadline
+/// is shared, so the server code is still tried (and unlocks) within it.
+#[tokio::test]
+async fn a_hanging_first_code_leaves_time_for_the_other() {
+    let pki = TestPki::new();
+    let server = RecordingServer::start(&pki, [Reply::Hang, Reply::status(200)])
+        .await
+        .unwrap();
+    let mut config = fast_config(&pki, &server);
+    config.attempt_timeout = Duration::from_secs(10);
+    config.deadline = Duration::from_millis(1200);
+    let client = client(&pki, config);
+    let outcome = device_then_server(&client).await;
+    assert_eq!(
+        outcome.verdict,
+        Verdict::Unlocked {
+            code: CodeSource::Server
+        }
+    );
+    assert!(matches!(
+        outcome.codes[0].verdict,
+        Verdict::DeadlineExceeded {
+            code: CodeSource::Device
+        }
+    ));
+    assert!(matches!(
+        outcome.attempts[0].result,
+        AttemptResult::TimedOut { limit } if limit <= Duration::from_millis(600)
+    ));
+}
+
+/// No `Duration` a caller passes can overflow the clock (a deadline of `1e19` seconds from a
+/// command line, or `Duration::MAX` from a library caller): it means "no limit".
+#[tokio::test]
+async fn huge_time_limits_do_not_overflow() {
+    let pki = TestPki::new();
+    let server = RecordingServer::start(&pki, [Reply::status(404), Reply::status(200)])
+        .await
+        .unwrap();
+    let mut config = fast_config(&pki, &server);
+    config.attempt_timeout = Duration::MAX;
+    config.deadline = Duration::MAX;
+    config.retry.max_backoff = Duration::MAX;
+    let client = client(&pki, config);
+    let outcome = device_then_server(&client).await;
+    assert!(outcome.is_unlocked());
+
+    let mut config = fast_config(&pki, &server);
+    config.deadline = Duration::from_secs_f64(1e19);
+    let client = super::common::client(&pki, config);
+    server.push_replies([Reply::status(200)]);
+    assert!(
+        client
+            .unlock(&request(), &device_code())
+            .await
+            .is_unlocked()
+    );
 }
 
 #[tokio::test]
