@@ -40,3 +40,28 @@ pub enum Error {
     #[error("cannot write output: {0}")]
     Io(#[from] io::Error),
 }
+
+impl Error {
+    /// What to do about the error on the command line, when the library's message cannot say
+    /// (it does not know the command line's options).
+    #[must_use]
+    pub fn hint(&self) -> Option<&'static str> {
+        use code_store::StoreError;
+        let store = match self {
+            Self::Store(crate::store_flow::StoreFlowError::Store(e))
+            | Self::Unlock(crate::unlock::UnlockError::Store(e)) => e,
+            _ => return None,
+        };
+        match store {
+            StoreError::KeyMissing { .. } | StoreError::KeyRequired { .. } => Some(
+                "give the store key with --key-file FILE or ALB_STORE_KEY (or --cleartext for a \
+                 throw-away store)",
+            ),
+            StoreError::ModeMismatch {
+                requested: code_store::StoreMode::Cleartext,
+                ..
+            } => Some("drop --cleartext and give the key with --key-file FILE or ALB_STORE_KEY"),
+            _ => None,
+        }
+    }
+}

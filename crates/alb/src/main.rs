@@ -13,6 +13,9 @@ fn main() -> ExitCode {
         Ok(status) => status,
         Err(error) => {
             eprintln!("alb: {error}");
+            if let Some(hint) = error.hint() {
+                eprintln!("alb: hint: {hint}");
+            }
             ExitCode::from(2)
         }
     }

@@ -52,24 +52,6 @@ pub enum StoreFlowError {
         /// What is wrong.
         reason: String,
     },
-    /// Several devices share this serial number: `--udid` must say which.
-    #[error("{count} devices have serial number {serial}; give --udid")]
-    AmbiguousSerial {
-        /// The serial number.
-        serial: String,
-        /// How many records have it.
-        count: usize,
-    },
-    /// The UDID given belongs to a device with another serial number.
-    #[error("device {udid} has serial number {stored}, not {given}")]
-    SerialMismatch {
-        /// The device.
-        udid: String,
-        /// Its stored serial number.
-        stored: String,
-        /// The serial number given.
-        given: String,
-    },
     /// The operating system's random generator failed.
     #[error("the operating system's random generator failed: {0}")]
     Random(bypass_code::getrandom::Error),
@@ -214,27 +196,7 @@ pub async fn open_store(url: &str, protection: Protection) -> Result<AnyStore, S
 }
 
 /// A device to make a server code for: its serial number, and its UDID when known.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
-    /// The serial number.
-    pub serial: String,
-    /// The UDID, when known.
-    pub udid: Option<Udid>,
-}
-
-impl Target {
-    /// Checks a serial number and optional UDID.
-    ///
-    /// # Errors
-    /// [`StoreFlowError::Store`] with the invalid field.
-    pub fn new(serial: &str, udid: Option<&str>) -> Result<Self, StoreFlowError> {
-        code_store::check_serial(serial)?;
-        Ok(Self {
-            serial: serial.to_owned(),
-            udid: udid.map(Udid::new).transpose()?,
-        })
-    }
-}
+pub type Target = code_store::ServerCodeTarget;
 
 /// Parses a list of devices: one per line, `SERIAL` or `SERIAL UDID` (space, tab or comma
 /// separated); blank lines and `#` comments are skipped.
@@ -305,75 +267,11 @@ pub struct IssuedCode {
     pub escrow_key: EscrowKey,
 }
 
-/// The record key for `target`: its UDID when given (checking the serial number matches a
-/// stored one), else the one record with that serial number, else the `serial:` placeholder.
-///
-/// # Errors
-/// [`StoreFlowError::AmbiguousSerial`], [`StoreFlowError::SerialMismatch`], store failures.
-pub async fn resolve(store: &impl CodeStore, target: &Target) -> Result<Udid, StoreFlowError> {
-    if let Some(udid) = &target.udid {
-        if let Some(record) = store.record(udid).await?
-            && let Some(stored) = record.identity.serial_number
-            && stored != target.serial
-        {
-            return Err(StoreFlowError::SerialMismatch {
-                udid: udid.to_string(),
-                stored,
-                given: target.serial.clone(),
-            });
-        }
-        return Ok(udid.clone());
-    }
-    let mut found = store.find(&target.serial).await?;
-    found.retain(|r| r.identity.serial_number.as_deref() == Some(target.serial.as_str()));
-    // A device known by its UDID wins over the placeholder made before it enrolled.
-    if found.iter().any(|r| !r.udid.is_placeholder()) {
-        found.retain(|r| !r.udid.is_placeholder());
-    }
-    match found.len() {
-        0 => Ok(Udid::for_serial(&target.serial)?),
-        1 => Ok(found.swap_remove(0).udid),
-        count => Err(StoreFlowError::AmbiguousSerial {
-            serial: target.serial.clone(),
-            count,
-        }),
-    }
-}
-
-/// When `udid`'s serial number is `serial` and a `serial:` placeholder record exists (a server
-/// code made before the device enrolled), restores the placeholder into the device's record, so
-/// the device's record holds its server code. The store's rules apply: nothing newer is
-/// replaced. Returns what the device's record did (`None` without a placeholder).
-///
-/// # Errors
-/// Store failures.
-pub async fn adopt_placeholder(
-    store: &impl CodeStore,
-    udid: &Udid,
-    serial: &str,
-) -> Result<Option<code_store::Outcome>, StoreFlowError> {
-    if udid.is_placeholder() {
-        return Ok(None);
-    }
-    let Some(mut placeholder) = store.record(&Udid::for_serial(serial)?).await? else {
-        return Ok(None);
-    };
-    placeholder.udid = udid.clone();
-    // Only the codes move; the placeholder knows nothing else about the device.
-    placeholder.last_unlock = None;
-    let outcome = store
-        .apply(
-            udid,
-            Change::Restore(Box::new(placeholder)),
-            Timestamp::now(),
-        )
-        .await?;
-    Ok(Some(outcome))
-}
-
-/// Commits `code` (with its `escrow_key`) as `target`'s server code. When this returns `Ok`
-/// the code is durable (SQLite: fsynced WAL; PostgreSQL: committed) and may be shown or its
-/// escrow key sent to Apple; not before.
+/// Commits `code` (with its `escrow_key`) as `target`'s server code: to the device with the
+/// UDID given, else to the one enrolled device with that serial number, else to the serial
+/// number's placeholder (the store's rule, in one transaction). When this returns `Ok` the code
+/// is durable (SQLite: fsynced WAL; PostgreSQL: committed) and may be shown or its escrow key
+/// sent to Apple; not before.
 ///
 /// # Errors
 /// Resolution and store failures (nothing may be shown then).
@@ -383,21 +281,11 @@ pub async fn commit_server_code(
     code: BypassCode,
     escrow_key: EscrowKey,
 ) -> Result<IssuedCode, StoreFlowError> {
-    let udid = resolve(store, target).await?;
-    adopt_placeholder(store, &udid, &target.serial).await?;
-    let now = Timestamp::now();
-    let server_code = Change::ServerCode {
-        code: code.clone(),
-        escrow_key: escrow_key.clone(),
-    };
-    store.apply(&udid, server_code, now).await?;
-    let identity = DeviceIdentity {
-        serial_number: Some(target.serial.clone()),
-        ..Default::default()
-    };
-    store.apply(&udid, Change::Identity(identity), now).await?;
+    let committed = store
+        .commit_server_code(target, code.clone(), escrow_key.clone(), Timestamp::now())
+        .await?;
     Ok(IssuedCode {
-        udid,
+        udid: committed.udid,
         serial: target.serial.clone(),
         code,
         escrow_key,
@@ -460,10 +348,12 @@ impl Ingested {
                         "unlock token replaced".to_owned()
                     }
                     code_store::Event::UnlockTokenStored { .. } => "unlock token stored".to_owned(),
+                    // A server code comes with a device's report only from its placeholder.
                     code_store::Event::ServerCodeStored { .. } => {
                         "server code made before enrolment attached".to_owned()
                     }
-                    other => other.name().replace('_', " "),
+                    code_store::Event::PlaceholderMerged { .. } => continue,
+                    other => other.to_string(),
                 });
             }
             for ignored in &outcome.ignored {
@@ -477,6 +367,9 @@ impl Ingested {
                             "no unlock token: stored token kept"
                         }
                         code_store::Ignored::SameUnlockToken => "same unlock token: unchanged",
+                        code_store::Ignored::SerialTaken => {
+                            "serial number refused: it belongs to another enrolled device"
+                        }
                         _ => "nothing newer: unchanged",
                     }
                     .to_owned(),
@@ -564,7 +457,6 @@ pub async fn ingest(
 
     let message = MdmMessage::parse(bytes, &mdm_protocol::Limits::DEFAULT)?;
     let mut changes = Vec::new();
-    let mut serial = None;
     let (kind, udid) = match &message {
         MdmMessage::Command(_) => return Err(IngestError::Command),
         MdmMessage::Checkin(checkin) => {
@@ -572,7 +464,6 @@ pub async fn ingest(
             match checkin {
                 CheckinMessage::Authenticate(a) => {
                     let udid = device(&a.identity, &kind)?;
-                    serial.clone_from(&a.serial_number);
                     changes.push(Change::Identity(DeviceIdentity {
                         serial_number: a.serial_number.clone(),
                         product_type: a.product_name.clone(),
@@ -620,9 +511,8 @@ pub async fn ingest(
                     _ => device(&response.identity, &kind)?,
                 };
                 let cellular = info.cellular_identity();
-                serial = non_blank(info.serial_number.as_deref());
                 changes.push(Change::Identity(DeviceIdentity {
-                    serial_number: serial.clone(),
+                    serial_number: non_blank(info.serial_number.as_deref()),
                     product_type: non_blank(info.product_type()),
                     imei: cellular.imei,
                     imei2: cellular.imei2,
@@ -641,14 +531,10 @@ pub async fn ingest(
     };
     let mut outcomes = Vec::new();
     if let Some(udid) = &udid {
+        // A reported serial number merges the device's placeholder, or is refused when another
+        // enrolled device has it: the store's rule, inside the identity change.
         for change in changes {
             outcomes.push(store.apply(udid, change, now).await?);
-        }
-        if let Some(serial) = &serial
-            && code_store::check_serial(serial).is_ok()
-            && let Some(outcome) = adopt_placeholder(store, udid, serial).await?
-        {
-            outcomes.push(outcome);
         }
     }
     Ok(Ingested {
@@ -733,50 +619,6 @@ mod tests {
             .to_string();
         assert!(err.contains(STORE_KEY_VARIABLE), "{err}");
         assert!(protection(Some(Path::new("/nonexistent/key")), None, false).is_err());
-    }
-
-    #[tokio::test]
-    async fn server_codes_resolve_devices() {
-        let store = code_store::MemoryStore::new(Protection::Cleartext);
-        let code = BypassCode::from_bytes([1; 16]);
-        let key = EscrowKey::from_bytes([2; 32]);
-        let issued = commit_server_code(
-            &store,
-            &Target::new("SER1", None).unwrap(),
-            code.clone(),
-            key.clone(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(issued.udid.as_str(), "serial:SER1");
-        // The same serial again lands on the same record.
-        let again = resolve(&store, &Target::new("SER1", None).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(again, issued.udid);
-        let udid = Udid::new("U-1").unwrap();
-        store
-            .apply(
-                &udid,
-                Change::Identity(DeviceIdentity {
-                    serial_number: Some("SER2".into()),
-                    ..Default::default()
-                }),
-                Timestamp::now(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            resolve(&store, &Target::new("SER2", None).unwrap())
-                .await
-                .unwrap(),
-            udid
-        );
-        let mismatch = resolve(&store, &Target::new("SER3", Some("U-1")).unwrap()).await;
-        assert!(matches!(
-            mismatch,
-            Err(StoreFlowError::SerialMismatch { .. })
-        ));
     }
 
     fn response(udid: &str, code: &str) -> Vec<u8> {

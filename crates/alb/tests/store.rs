@@ -185,7 +185,8 @@ fn secrets_need_the_right_key() {
         "nothing printed when nothing was stored"
     );
     assert!(
-        stderr(&refused).contains("without an encryption key"),
+        stderr(&refused).contains("opened without its key")
+            && stderr(&refused).contains("hint: give the store key with --key-file"),
         "{}",
         stderr(&refused)
     );
@@ -206,6 +207,15 @@ fn secrets_need_the_right_key() {
         "{}",
         stderr(&none)
     );
+    // The store is encrypted: --cleartext cannot write secrets in clear next to sealed ones.
+    let mixed = run(&mut f.bare(&["generate", "--serial", "C02MIXED", "--cleartext"]));
+    assert_eq!(mixed.status.code(), Some(2));
+    assert!(
+        stderr(&mixed).contains("the store is encrypted; it cannot be opened in cleartext mode"),
+        "{}",
+        stderr(&mixed)
+    );
+    assert!(mixed.stdout.is_empty());
     // Cleartext must be asked for explicitly.
     assert!(
         run(&mut f.bare_at(
@@ -459,6 +469,68 @@ async fn ingest_applies_device_messages_with_the_retention_rule() {
     // The device now has its code: it is no longer missing.
     let missing = stdout(&run(&mut f.alb(&["missing"])));
     assert!(!missing.contains(UDID), "{missing}");
+
+    // The README's order (generate by serial, then the device enrols): one device, one record,
+    // everywhere.
+    let shown = run(&mut f.alb(&["show", "C02INGEST1", "--json"]));
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    assert_eq!(stdout(&shown).lines().count(), 1, "{}", stdout(&shown));
+    assert_eq!(json(stdout(&shown).trim())["udid"], UDID);
+    let exported = stdout(&run(&mut f.alb(&["export"])));
+    assert_eq!(exported.lines().count(), 1, "{exported}");
+
+    // Another device claiming that serial number is refused, and says so.
+    let intruder = plist(
+        "<key>MessageType</key><string>Authenticate</string>\
+         <key>Topic</key><string>com.apple.mgmt.External.t</string>\
+         <key>SerialNumber</key><string>C02INGEST1</string>",
+    )
+    .replace(UDID, "00008030-00FFFFFFFFFFFFFF");
+    std::fs::write(f.path("intruder.plist"), intruder).unwrap();
+    let out = run(&mut f.alb(&["ingest", f.path("intruder.plist").to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("serial number refused"),
+        "{}",
+        stdout(&out)
+    );
+    let shown = stdout(&run(&mut f.alb(&["show", "C02INGEST1", "--json"])));
+    assert_eq!(shown.lines().count(), 1, "{shown}");
+    assert_eq!(json(shown.trim())["udid"], UDID);
+    let history = stdout(&run(&mut f.alb(&["history", "00008030-00FFFFFFFFFFFFFF"])));
+    assert!(history.contains("serial_refused"), "{history}");
+}
+
+/// One tampered row does not stop a backup: every readable record is exported, the unreadable
+/// one is named on stderr, and the exit status says something was left out.
+#[tokio::test]
+async fn export_goes_on_past_an_unreadable_record() {
+    let f = Fixture::new();
+    for serial in ["C02EXP1", "C02EXP2", "C02EXP3"] {
+        assert!(
+            run(&mut f.alb(&["generate", "--serial", serial]))
+                .status
+                .success()
+        );
+    }
+    let db = rusqlite::Connection::open(f.db()).unwrap();
+    db.execute(
+        "UPDATE devices SET server_code = (SELECT server_code FROM devices \
+         WHERE udid = 'serial:C02EXP1') WHERE udid = 'serial:C02EXP2'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let out = run(&mut f.alb(&["export", "--reveal"]));
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(json).collect();
+    let udids: Vec<&str> = lines.iter().map(|l| l["udid"].as_str().unwrap()).collect();
+    assert_eq!(udids, ["serial:C02EXP1", "serial:C02EXP3"]);
+    assert!(
+        stderr(&out).contains("serial:C02EXP2") && stderr(&out).contains("server_code"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Two `alb` processes generating into the same SQLite file at once: both finish, and every

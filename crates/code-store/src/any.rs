@@ -4,9 +4,13 @@
 use std::path::PathBuf;
 
 use crate::{
-    MemoryStore, Outcome, Protection, StoreError, Udid,
-    row::{SealedEvent, SealedRecord, Transition},
-    store::{Filter, sealed::Backend},
+    MemoryStore, Protection, StoreError, Udid,
+    mode::Sealing,
+    store::{
+        Filter,
+        sealed::{Backend, Rows, Scope, Transition},
+    },
+    table::{SealedEvent, SealedRecord},
 };
 
 /// Where a store lives, parsed from a URL.
@@ -111,15 +115,16 @@ macro_rules! each {
 }
 
 impl Backend for AnyStore {
-    fn protection(&self) -> &Protection {
-        each!(self, s => s.protection())
+    fn sealing(&self) -> &Sealing {
+        each!(self, s => s.sealing())
     }
 
-    async fn update<F>(&self, udid: &Udid, decide: F) -> Result<Outcome, StoreError>
+    async fn update<T, F>(&self, scope: Scope, decide: F) -> Result<T, StoreError>
     where
-        F: FnOnce(Option<SealedRecord>) -> Result<Transition, StoreError> + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(Rows) -> Result<Transition<T>, StoreError> + Send + 'static,
     {
-        each!(self, s => s.update(udid, decide).await)
+        each!(self, s => s.update(scope, decide).await)
     }
 
     async fn get(&self, udid: &Udid) -> Result<Option<SealedRecord>, StoreError> {

@@ -35,7 +35,7 @@ impl Udid {
     /// [`StoreError::InvalidField`] when the serial number is not valid.
     pub fn for_serial(serial: &str) -> Result<Self, StoreError> {
         check_serial(serial)?;
-        Ok(Self(format!("serial:{serial}")))
+        Ok(Self(placeholder_key(serial)))
     }
 
     /// Whether this is a `serial:` placeholder (a device not enrolled yet).
@@ -68,6 +68,11 @@ impl core::str::FromStr for Udid {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::new(s)
     }
+}
+
+/// The key of the placeholder record of `serial` (not checked).
+pub(crate) fn placeholder_key(serial: &str) -> String {
+    format!("serial:{serial}")
 }
 
 /// Checks a serial number: 1 to 64 ASCII letters and digits.

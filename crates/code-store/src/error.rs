@@ -17,10 +17,7 @@ pub enum StoreError {
     },
     /// A secret was about to be written but the store has no key and was not opened in cleartext
     /// mode.
-    #[error(
-        "refusing to store the {field} of device {udid} without an encryption key \
-         (give --key-file / ALB_STORE_KEY, or open the store in cleartext mode)"
-    )]
+    #[error("refusing to store the {field} of device {udid}: the store was opened without its key")]
     KeyMissing {
         /// The device.
         udid: String,
@@ -61,6 +58,51 @@ pub enum StoreError {
         field: &'static str,
         /// The key id stored with the value.
         key_id: String,
+    },
+    /// The store is encrypted and was opened in cleartext mode, or holds secrets in clear and
+    /// was opened with a key: a store keeps one mode for its whole life.
+    #[error(
+        "the store is {recorded}; it cannot be opened {}",
+        match requested {
+            crate::StoreMode::Encrypted => "with a key (it holds secrets in clear; export them \
+                                           and import into a new, encrypted store)",
+            crate::StoreMode::Cleartext => "in cleartext mode (give its key)",
+        }
+    )]
+    ModeMismatch {
+        /// The store's mode.
+        recorded: crate::StoreMode,
+        /// The mode the opener asked for.
+        requested: crate::StoreMode,
+    },
+    /// Several enrolled devices share this serial number (a store from before serial numbers
+    /// were unique): the UDID must say which.
+    #[error("{count} devices have serial number {serial}; name the device by its UDID")]
+    AmbiguousSerial {
+        /// The serial number.
+        serial: String,
+        /// How many enrolled devices have it.
+        count: usize,
+    },
+    /// The UDID given belongs to a device with another serial number.
+    #[error("device {udid} has serial number {stored}, not {given}")]
+    SerialMismatch {
+        /// The device.
+        udid: String,
+        /// Its stored serial number.
+        stored: String,
+        /// The serial number given.
+        given: String,
+    },
+    /// The serial number belongs to another enrolled device.
+    #[error("serial number {serial} belongs to enrolled device {holder}, not to {udid}")]
+    SerialTaken {
+        /// The serial number.
+        serial: String,
+        /// The device that has it.
+        holder: String,
+        /// The device that claimed it.
+        udid: String,
     },
     /// A stored value is malformed.
     #[error("corrupt {field} for device {udid}: {reason}")]

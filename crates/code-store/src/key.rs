@@ -270,7 +270,8 @@ impl Protection {
         }
     }
 
-    /// Opens one stored value of `udid`'s `field`.
+    /// Opens one stored value of `udid`'s `field`. With a key, only sealed values open: a value
+    /// in clear is refused.
     ///
     /// # Errors
     /// [`StoreError::KeyRequired`], [`StoreError::UnknownKey`], [`StoreError::Authentication`]
@@ -287,6 +288,11 @@ impl Protection {
             reason: reason.to_owned(),
         };
         match stored.split_first() {
+            // A store opened with a key seals every secret: a value in clear there was not
+            // written by this program (someone with write access to the database planted it).
+            Some((&TAG_CLEAR, _)) if matches!(self, Self::Encrypted(_)) => {
+                Err(clear_in_encrypted_store(udid, field))
+            }
             Some((&TAG_CLEAR, plain)) => Ok(Zeroizing::new(plain.to_vec())),
             Some((&TAG_SEALED, rest)) => {
                 let (&id_len, rest) = rest.split_first().ok_or_else(|| corrupt("truncated"))?;
@@ -331,6 +337,21 @@ impl Protection {
             Some((tag, _)) => Err(corrupt(&format!("unknown format tag {tag}"))),
             None => Err(corrupt("empty value")),
         }
+    }
+}
+
+/// Whether a stored value is in the cleartext layout.
+pub(crate) fn is_clear(stored: &[u8]) -> bool {
+    stored.first() == Some(&TAG_CLEAR)
+}
+
+/// The error for a cleartext value found where every value is sealed.
+pub(crate) fn clear_in_encrypted_store(udid: &Udid, field: &'static str) -> StoreError {
+    StoreError::Corrupt {
+        udid: udid.to_string(),
+        field,
+        reason: "a value in clear in an encrypted store (not written by this program: refused)"
+            .to_owned(),
     }
 }
 
@@ -411,6 +432,14 @@ mod tests {
         assert!(matches!(
             Protection::NoKey.seal(&a, "device_code", b"x"),
             Err(StoreError::KeyMissing { .. })
+        ));
+        // With a key, a value in clear is refused, not read.
+        let clear = Protection::Cleartext
+            .seal(&a, "device_code", b"planted")
+            .unwrap();
+        assert!(matches!(
+            p.open(&a, "device_code", &clear),
+            Err(StoreError::Corrupt { .. })
         ));
         // Truncated values are errors, not panics.
         for len in 0..sealed.len() {

@@ -9,6 +9,7 @@ mod error;
 pub mod export;
 mod key;
 mod memory;
+mod mode;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod record;
@@ -16,18 +17,21 @@ mod row;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
+mod table;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod timestamp;
 #[cfg(feature = "postgres")]
 mod tls;
 mod token;
+mod transition;
 
 pub use any::{AnyStore, StoreLocation, open};
 pub use device::{DeviceIdentity, MAX_FIELD_LEN, MAX_UDID_LEN, Udid, check_field, check_serial};
 pub use error::StoreError;
 pub use key::{KEY_PREFIX, KeyError, KeyRing, Protection, StoreKey};
 pub use memory::MemoryStore;
+pub use mode::{Sealing, StoreMode};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresStore, redact_url};
 pub use record::{
@@ -37,7 +41,7 @@ pub use record::{
 pub use row::HistoryEntry;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
-pub use store::{CodeStore, MissingDevice};
+pub use store::{CodeStore, CommittedServerCode, MissingDevice, ServerCodeTarget};
 pub use timestamp::Timestamp;
 #[cfg(feature = "postgres")]
 pub use tls::{VerifiedConnect, VerifiedStream, VerifiedTls};

@@ -4,15 +4,19 @@ use alloc::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::{
-    Outcome, Protection, StoreError, Udid,
-    row::{SealedEvent, SealedRecord, Transition},
-    store::{Filter, sealed::Backend},
+    Protection, StoreError, Udid,
+    mode::Sealing,
+    store::{
+        Filter,
+        sealed::{Backend, Rows, Scope, Transition},
+    },
+    table::{SealedEvent, SealedRecord},
 };
 
 /// A store held in memory: same rules, same sealing, nothing survives the process.
 #[derive(Debug)]
 pub struct MemoryStore {
-    protection: Protection,
+    sealing: Sealing,
     state: Mutex<State>,
 }
 
@@ -27,7 +31,7 @@ impl MemoryStore {
     #[must_use]
     pub fn new(protection: Protection) -> Self {
         Self {
-            protection,
+            sealing: Sealing::fixed(protection),
             state: Mutex::new(State::default()),
         }
     }
@@ -41,26 +45,60 @@ impl MemoryStore {
     }
 }
 
+fn matches(filter: &Filter, r: &SealedRecord) -> bool {
+    match filter {
+        Filter::All => true,
+        Filter::Serial(serial) => r.serial_number.as_ref() == Some(serial),
+        Filter::WithoutDeviceCode => r.device_code.is_none(),
+        Filter::LastUnlockFailed => r
+            .last_unlock_outcome
+            .as_deref()
+            .is_some_and(|o| o != "unlocked"),
+    }
+}
+
 impl Backend for MemoryStore {
-    fn protection(&self) -> &Protection {
-        &self.protection
+    fn sealing(&self) -> &Sealing {
+        &self.sealing
     }
 
-    async fn update<F>(&self, udid: &Udid, decide: F) -> Result<Outcome, StoreError>
+    async fn update<T, F>(&self, scope: Scope, decide: F) -> Result<T, StoreError>
     where
-        F: FnOnce(Option<SealedRecord>) -> Result<Transition, StoreError> + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(Rows) -> Result<Transition<T>, StoreError> + Send + 'static,
     {
         let mut state = self.lock();
-        let stored = state.devices.get(udid.as_str()).cloned();
-        let transition = decide(stored)?;
-        if let Some((row, events)) = transition.write {
+        let target_key = scope.udid.as_ref().map(Udid::as_str);
+        let rows = Rows {
+            target: target_key.and_then(|k| state.devices.get(k).cloned()),
+            peers: match &scope.serial {
+                Some(serial) => {
+                    let placeholder = crate::device::placeholder_key(serial);
+                    state
+                        .devices
+                        .values()
+                        .filter(|r| Some(r.udid.as_str()) != target_key)
+                        .filter(|r| {
+                            r.udid == placeholder || r.serial_number.as_deref() == Some(serial)
+                        })
+                        .cloned()
+                        .collect()
+                }
+                None => Vec::new(),
+            },
+        };
+        let transition = decide(rows)?;
+        for row in transition.upserts {
             state.devices.insert(row.udid.clone(), row);
-            for mut event in events {
-                event.seq = i64::try_from(state.history.len()).unwrap_or(i64::MAX) + 1;
-                state.history.push(event);
-            }
         }
-        Ok(transition.outcome)
+        for udid in &transition.deletes {
+            state.devices.remove(udid);
+        }
+        for mut event in transition.events {
+            event.seq = i64::try_from(state.history.len()).unwrap_or(i64::MAX) + 1;
+            state.history.push(event);
+        }
+        Ok(transition.result)
     }
 
     async fn get(&self, udid: &Udid) -> Result<Option<SealedRecord>, StoreError> {
@@ -72,15 +110,7 @@ impl Backend for MemoryStore {
         Ok(state
             .devices
             .values()
-            .filter(|r| match &filter {
-                Filter::All => true,
-                Filter::Serial(serial) => r.serial_number.as_ref() == Some(serial),
-                Filter::WithoutDeviceCode => r.device_code.is_none(),
-                Filter::LastUnlockFailed => r
-                    .last_unlock_outcome
-                    .as_deref()
-                    .is_some_and(|o| o != "unlocked"),
-            })
+            .filter(|r| matches(&filter, r))
             .cloned()
             .collect())
     }

@@ -11,13 +11,18 @@ use deadpool_postgres::{Pool, Runtime};
 use tokio_postgres::{NoTls, Row, types::ToSql};
 
 use crate::{
-    Outcome, Protection, StoreError, Timestamp, Udid,
-    row::{self, SealedEvent, SealedRecord, Transition},
-    store::{Filter, sealed::Backend},
+    Protection, StoreError, Timestamp, Udid,
+    mode::{self, Sealing, StoreMode},
+    store::{
+        Filter,
+        sealed::{Backend, Rows, Scope, Transition},
+    },
+    table::{self, Kind, SealedEvent, SealedRecord, Value, ValueRef},
 };
 
 /// The schema, one entry per version (version = index + 1). Never edit a released entry: add one.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE devices (
     udid TEXT PRIMARY KEY NOT NULL,
     serial_number TEXT,
@@ -52,7 +57,22 @@ CREATE FUNCTION history_append_only() RETURNS trigger LANGUAGE plpgsql AS
     $$ BEGIN RAISE EXCEPTION 'history is append-only'; END $$;
 CREATE TRIGGER history_no_change BEFORE UPDATE OR DELETE ON history
     FOR EACH ROW EXECUTE FUNCTION history_append_only();
-"];
+",
+    "
+CREATE TABLE store_settings (
+    name TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+);
+",
+];
+
+/// Whether any secret column of the store holds a sealed value (tag 1): asked when a store made
+/// before modes were recorded is first opened in cleartext mode.
+const HOLDS_SEALED: &str = "SELECT EXISTS (SELECT 1 FROM devices WHERE \
+    substring(device_code FROM 1 FOR 1) = '\\x01'::bytea \
+    OR substring(server_code FROM 1 FOR 1) = '\\x01'::bytea \
+    OR substring(unlock_token FROM 1 FOR 1) = '\\x01'::bytea) \
+    OR EXISTS (SELECT 1 FROM history WHERE substring(secret FROM 1 FOR 1) = '\\x01'::bytea)";
 
 /// The advisory lock key that serialises migrations of one database.
 const MIGRATION_LOCK: i64 = 0x616c_625f_7374_6f72;
@@ -60,14 +80,14 @@ const MIGRATION_LOCK: i64 = 0x616c_625f_7374_6f72;
 /// A store in a PostgreSQL database, through a connection pool.
 #[derive(Clone)]
 pub struct PostgresStore {
-    protection: Protection,
+    sealing: Sealing,
     pool: Pool,
 }
 
 impl core::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PostgresStore")
-            .field("protection", &self.protection)
+            .field("sealing", &self.sealing)
             .finish_non_exhaustive()
     }
 }
@@ -96,7 +116,8 @@ impl PostgresStore {
     /// loopback and Unix sockets). Other `sslmode` values are refused.
     ///
     /// # Errors
-    /// [`StoreError::Url`], connection and SQL failures, [`StoreError::SchemaTooNew`].
+    /// [`StoreError::Url`], connection and SQL failures, [`StoreError::SchemaTooNew`],
+    /// [`StoreError::ModeMismatch`] when `protection` contradicts the store's recorded mode.
     pub async fn connect(url: &str, protection: Protection) -> Result<Self, StoreError> {
         let split = crate::tls::split_url(url)?;
         let mut config = deadpool_postgres::Config::new();
@@ -112,9 +133,8 @@ impl PostgresStore {
             url: redact_url(url),
             reason: e.to_string(),
         })?;
-        let store = Self { protection, pool };
-        store.migrate().await?;
-        Ok(store)
+        let sealing = migrate(&pool, protection).await?;
+        Ok(Self { sealing, pool })
     }
 
     /// Whether this store's connections to the server are encrypted (`pg_stat_ssl`).
@@ -139,192 +159,244 @@ impl PostgresStore {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(e) => StoreError::Postgres(e),
-            other => StoreError::Pool(other.to_string()),
-        })
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await?;
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                version BIGINT PRIMARY KEY NOT NULL, applied_at BIGINT NOT NULL)",
-        )
-        .await?;
-        let found: i64 = tx
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations",
-                &[],
-            )
-            .await?
-            .try_get(0)?;
-        let supported = Self::schema_version();
-        if found > supported {
-            return Err(StoreError::SchemaTooNew { found, supported });
-        }
-        for (version, sql) in (1_i64..)
-            .zip(MIGRATIONS)
-            .skip(usize::try_from(found).unwrap_or(0))
-        {
-            tx.batch_execute(sql).await?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-                &[&version, &Timestamp::now().unix()],
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        pooled(&self.pool).await
     }
 }
 
-fn read_record(r: &Row) -> Result<SealedRecord, tokio_postgres::Error> {
-    Ok(SealedRecord {
-        udid: r.try_get(0)?,
-        serial_number: r.try_get(1)?,
-        product_type: r.try_get(2)?,
-        imei: r.try_get(3)?,
-        imei2: r.try_get(4)?,
-        meid: r.try_get(5)?,
-        enrolled_at: r.try_get(6)?,
-        device_code: r.try_get(7)?,
-        device_code_at: r.try_get(8)?,
-        server_code: r.try_get(9)?,
-        server_code_at: r.try_get(10)?,
-        unlock_token: r.try_get(11)?,
-        unlock_token_at: r.try_get(12)?,
-        last_unlock_code: r.try_get(13)?,
-        last_unlock_outcome: r.try_get(14)?,
-        last_unlock_at: r.try_get(15)?,
-        created_at: r.try_get(16)?,
-        updated_at: r.try_get(17)?,
+async fn pooled(pool: &Pool) -> Result<deadpool_postgres::Object, StoreError> {
+    pool.get().await.map_err(|e| match e {
+        deadpool_postgres::PoolError::Backend(e) => StoreError::Postgres(e),
+        other => StoreError::Pool(other.to_string()),
     })
 }
 
-fn record_params(r: &SealedRecord) -> [&(dyn ToSql + Sync); 18] {
-    [
-        &r.udid,
-        &r.serial_number,
-        &r.product_type,
-        &r.imei,
-        &r.imei2,
-        &r.meid,
-        &r.enrolled_at,
-        &r.device_code,
-        &r.device_code_at,
-        &r.server_code,
-        &r.server_code_at,
-        &r.unlock_token,
-        &r.unlock_token_at,
-        &r.last_unlock_code,
-        &r.last_unlock_outcome,
-        &r.last_unlock_at,
-        &r.created_at,
-        &r.updated_at,
-    ]
+/// Migrates the schema and settles the store's mode, in one transaction under the migration
+/// lock (so concurrent first openers agree).
+async fn migrate(pool: &Pool, protection: Protection) -> Result<Sealing, StoreError> {
+    let mut client = pooled(pool).await?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version BIGINT PRIMARY KEY NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    let found: i64 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    let supported = PostgresStore::schema_version();
+    if found > supported {
+        return Err(StoreError::SchemaTooNew { found, supported });
+    }
+    for (version, sql) in (1_i64..)
+        .zip(MIGRATIONS)
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+            &[&version, &Timestamp::now().unix()],
+        )
+        .await?;
+    }
+    let recorded: Option<String> = tx
+        .query_opt(
+            "SELECT value FROM store_settings WHERE name = $1",
+            &[&mode::MODE_SETTING],
+        )
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+    let recorded = recorded
+        .map(|name| {
+            StoreMode::from_name(&name).ok_or_else(|| StoreError::Corrupt {
+                udid: String::new(),
+                field: "store_settings.protection",
+                reason: format!("unknown mode {name:?}"),
+            })
+        })
+        .transpose()?;
+    // Asked only when a cleartext opener would decide the mode of an older store.
+    let holds_sealed = if recorded.is_none() && matches!(protection, Protection::Cleartext) {
+        tx.query_one(HOLDS_SEALED, &[])
+            .await?
+            .try_get::<_, bool>(0)?
+    } else {
+        false
+    };
+    let (to_record, sealing) = mode::settle(protection, recorded, || Ok(holds_sealed))?;
+    if let Some(mode) = to_record {
+        tx.execute(
+            "INSERT INTO store_settings (name, value) VALUES ($1, $2)",
+            &[&mode::MODE_SETTING, &mode.as_str()],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(sealing)
+}
+
+impl ValueRef<'_> {
+    /// The value as a PostgreSQL parameter.
+    fn as_param(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Self::Text(text) => text,
+            Self::Int(int) => int,
+            Self::Blob(blob) => blob,
+        }
+    }
+}
+
+/// Reads one column of a row as the table declares it.
+fn read_value(r: &Row, index: usize, kind: Kind) -> Result<Value, tokio_postgres::Error> {
+    Ok(match kind {
+        Kind::Text => Value::Text(r.try_get(index)?),
+        Kind::Int => Value::Int(r.try_get(index)?),
+        Kind::Blob => Value::Blob(r.try_get(index)?),
+    })
+}
+
+fn mismatch(e: &table::ColumnMismatch) -> StoreError {
+    StoreError::Corrupt {
+        udid: String::new(),
+        field: e.column,
+        reason: "unexpected NULL".to_owned(),
+    }
+}
+
+fn read_record(r: &Row) -> Result<SealedRecord, StoreError> {
+    SealedRecord::from_values(|i, kind| read_value(r, i, kind))?.map_err(|e| mismatch(&e))
+}
+
+fn read_event(r: &Row) -> Result<SealedEvent, StoreError> {
+    SealedEvent::from_values(|i, kind| read_value(r, i, kind))?.map_err(|e| mismatch(&e))
+}
+
+fn params<'a>(values: &'a [ValueRef<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    values.iter().map(ValueRef::as_param).collect()
 }
 
 impl Backend for PostgresStore {
-    fn protection(&self) -> &Protection {
-        &self.protection
+    fn sealing(&self) -> &Sealing {
+        &self.sealing
     }
 
-    async fn update<F>(&self, udid: &Udid, decide: F) -> Result<Outcome, StoreError>
+    async fn update<T, F>(&self, scope: Scope, decide: F) -> Result<T, StoreError>
     where
-        F: FnOnce(Option<SealedRecord>) -> Result<Transition, StoreError> + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(Rows) -> Result<Transition<T>, StoreError> + Send + 'static,
     {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let key = udid.as_str();
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            &[&key],
-        )
-        .await?;
-        let select = tx
-            .prepare_cached(&format!("{} WHERE udid = $1", row::select_sql()))
+        // Transaction-scoped advisory locks, in the one order every writer uses (the serial
+        // number's key, then the device's): they also cover rows that do not exist yet, which
+        // `SELECT ... FOR UPDATE` cannot. The rows read are locked as well, for writers that
+        // reach them through another key (a device found by its serial number).
+        for key in scope.lock_keys() {
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                &[&key],
+            )
             .await?;
-        let stored = tx
-            .query_opt(&select, &[&key])
-            .await?
-            .map(|r| read_record(&r))
-            .transpose()?;
-        let transition = decide(stored)?;
-        if let Some((record, events)) = &transition.write {
-            let upsert = tx
-                .prepare_cached(&row::upsert_sql(|i| format!("${i}")))
-                .await?;
-            tx.execute(&upsert, &record_params(record)).await?;
-            let insert = tx
-                .prepare_cached(
-                    "INSERT INTO history (udid, at, event, detail, secret) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .await?;
-            for e in events {
-                tx.execute(&insert, &[&e.udid, &e.at, &e.event, &e.detail, &e.secret])
+        }
+        let select = table::select_records_sql();
+        let target = match &scope.udid {
+            Some(udid) => {
+                let statement = tx
+                    .prepare_cached(&format!("{select} WHERE udid = $1 FOR UPDATE"))
                     .await?;
+                tx.query_opt(&statement, &[&udid.as_str()])
+                    .await?
+                    .map(|r| read_record(&r))
+                    .transpose()?
+            }
+            None => None,
+        };
+        let peers = match &scope.serial {
+            Some(serial) => {
+                let statement = tx
+                    .prepare_cached(&format!(
+                        "{select} WHERE (serial_number = $1 OR udid = $2) AND udid <> $3 \
+                         ORDER BY udid COLLATE \"C\" FOR UPDATE"
+                    ))
+                    .await?;
+                let placeholder = crate::device::placeholder_key(serial);
+                let target = scope.udid.as_ref().map_or("", Udid::as_str);
+                tx.query(&statement, &[&serial.as_str(), &placeholder, &target])
+                    .await?
+                    .iter()
+                    .map(read_record)
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            None => Vec::new(),
+        };
+        let transition = decide(Rows { target, peers })?;
+        if !transition.upserts.is_empty() {
+            let upsert = tx
+                .prepare_cached(&table::upsert_record_sql(|i| format!("${i}")))
+                .await?;
+            for row in &transition.upserts {
+                tx.execute(&upsert, &params(&row.values())).await?;
+            }
+        }
+        for udid in &transition.deletes {
+            tx.execute(&table::delete_record_sql(|i| format!("${i}")), &[udid])
+                .await?;
+        }
+        if !transition.events.is_empty() {
+            let insert = tx
+                .prepare_cached(&table::insert_event_sql(|i| format!("${i}")))
+                .await?;
+            for event in &transition.events {
+                tx.execute(&insert, &params(&event.insert_values())).await?;
             }
         }
         tx.commit().await?;
-        Ok(transition.outcome)
+        Ok(transition.result)
     }
 
     async fn get(&self, udid: &Udid) -> Result<Option<SealedRecord>, StoreError> {
         let client = self.client().await?;
         let select = client
-            .prepare_cached(&format!("{} WHERE udid = $1", row::select_sql()))
+            .prepare_cached(&format!("{} WHERE udid = $1", table::select_records_sql()))
             .await?;
-        Ok(client
+        client
             .query_opt(&select, &[&udid.as_str()])
             .await?
             .map(|r| read_record(&r))
-            .transpose()?)
+            .transpose()
     }
 
     async fn select(&self, filter: Filter) -> Result<Vec<SealedRecord>, StoreError> {
         let client = self.client().await?;
-        let (condition, arg) = match &filter {
-            Filter::All => ("TRUE", None),
-            Filter::Serial(serial) => ("serial_number = $1", Some(serial.as_str())),
-            Filter::WithoutDeviceCode => ("device_code IS NULL", None),
-            Filter::LastUnlockFailed => ("last_unlock_outcome <> 'unlocked'", None),
-        };
+        let (condition, arg) = filter.sql("$1");
         let sql = format!(
             "{} WHERE {condition} ORDER BY udid COLLATE \"C\"",
-            row::select_sql()
+            table::select_records_sql()
         );
         let rows = match arg {
             Some(arg) => client.query(&sql, &[&arg]).await?,
             None => client.query(&sql, &[]).await?,
         };
-        Ok(rows.iter().map(read_record).collect::<Result<_, _>>()?)
+        rows.iter().map(read_record).collect()
     }
 
     async fn history_rows(&self, udid: &Udid) -> Result<Vec<SealedEvent>, StoreError> {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT seq, udid, at, event, detail, secret FROM history \
-                 WHERE udid = $1 ORDER BY seq",
+                &format!(
+                    "{} WHERE udid = $1 ORDER BY seq",
+                    table::select_events_sql()
+                ),
                 &[&udid.as_str()],
             )
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SealedEvent {
-                    seq: r.try_get(0)?,
-                    udid: r.try_get(1)?,
-                    at: r.try_get(2)?,
-                    event: r.try_get(3)?,
-                    detail: r.try_get(4)?,
-                    secret: r.try_get(5)?,
-                })
-            })
-            .collect()
+        rows.iter().map(read_event).collect()
     }
 }

@@ -217,6 +217,25 @@ pub enum Event {
         /// How it ended.
         outcome: AttemptOutcome,
     },
+    /// The device claimed a serial number that belongs to another enrolled device: refused.
+    SerialRefused {
+        /// The serial number claimed.
+        serial: String,
+        /// The enrolled device it belongs to.
+        holder: Udid,
+    },
+    /// The device enrolled, and the record made for its serial number before (a `serial:`
+    /// placeholder holding a server code) was merged into its record and removed.
+    PlaceholderMerged {
+        /// The placeholder's key.
+        placeholder: Udid,
+    },
+    /// (In a placeholder's history.) Merged into the record of the device that enrolled with
+    /// its serial number.
+    MergedInto {
+        /// The device's UDID.
+        udid: Udid,
+    },
 }
 
 impl Event {
@@ -231,6 +250,48 @@ impl Event {
             Self::ServerCodeStored { .. } => "server_code",
             Self::UnlockTokenStored { .. } => "unlock_token",
             Self::UnlockAttempted { .. } => "unlock_attempt",
+            Self::SerialRefused { .. } => "serial_refused",
+            Self::PlaceholderMerged { .. } => "placeholder_merged",
+            Self::MergedInto { .. } => "merged_into",
+        }
+    }
+}
+
+/// What happened, in words (the one text of every event: `alb history`, `alb ingest`). Never a
+/// secret.
+impl core::fmt::Display for Event {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let first_or = |replaced: bool| if replaced { "replaced" } else { "first" };
+        match self {
+            Self::Created => f.write_str("record created"),
+            Self::IdentityChanged { fields } => write!(f, "identity: {}", fields.join(", ")),
+            Self::Enrolled { at } => write!(f, "enrolled at {at}"),
+            Self::DeviceCodeStored { replaced, .. } => {
+                write!(f, "device code stored ({})", first_or(*replaced))
+            }
+            Self::ServerCodeStored { replaced, .. } => {
+                write!(f, "server code stored ({})", first_or(*replaced))
+            }
+            Self::UnlockTokenStored { replaced, .. } => {
+                write!(f, "unlock token stored ({})", first_or(*replaced))
+            }
+            Self::UnlockAttempted { code, outcome } => {
+                write!(
+                    f,
+                    "unlock attempt with the {} code: {}",
+                    code.as_str(),
+                    outcome.as_str()
+                )
+            }
+            Self::SerialRefused { serial, holder } => write!(
+                f,
+                "serial number {serial:?} refused: it belongs to enrolled device {holder}"
+            ),
+            Self::PlaceholderMerged { placeholder } => write!(
+                f,
+                "the record made before enrolment ({placeholder}) was merged into this one"
+            ),
+            Self::MergedInto { udid } => write!(f, "merged into device {udid}"),
         }
     }
 }
@@ -252,6 +313,25 @@ pub enum Ignored {
     OlderEnrolment,
     /// A restored value is older than the stored one.
     OlderValue,
+    /// The serial number reported belongs to another enrolled device: not taken (see
+    /// [`Event::SerialRefused`]).
+    SerialTaken,
+}
+
+/// Why part of a change was ignored, in words (the one text: `alb ingest`).
+impl core::fmt::Display for Ignored {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::EmptyDeviceCode => "no device code in the response: the stored code is kept",
+            Self::SameDeviceCode => "same device code: unchanged",
+            Self::SameServerCode => "same server code: unchanged",
+            Self::EmptyUnlockToken => "no unlock token: the stored token is kept",
+            Self::SameUnlockToken => "same unlock token: unchanged",
+            Self::OlderEnrolment => "enrolment not newer than the stored one: unchanged",
+            Self::OlderValue => "older than what is stored: unchanged",
+            Self::SerialTaken => "serial number refused: it belongs to another enrolled device",
+        })
+    }
 }
 
 /// The result of applying a [`Change`]: what was recorded, and what was ignored and why.

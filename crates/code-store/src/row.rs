@@ -1,98 +1,19 @@
-//! The stored form of records and history events (plain columns plus sealed secrets), shared by
-//! every backend, and [`transition`]: decode, apply the rules, encode.
+//! The stored form of records and history events: [`decode_record`] / [`encode_record`] and
+//! [`decode_event`] / [`encode_event`], sealing and opening every secret through [`Sealing`].
 
 use bypass_code::{BypassCode, EscrowKey};
 use zeroize::Zeroizing;
 
 use crate::{
-    AttemptOutcome, CodeKind, DeviceCode, DeviceIdentity, DeviceRecord, Event, Outcome, Protection,
-    ServerCode, StoreError, StoredUnlockToken, Timestamp, Udid, UnlockAttempt, UnlockToken,
-    record::Change,
+    AttemptOutcome, CodeKind, DeviceCode, DeviceIdentity, DeviceRecord, Event, ServerCode,
+    StoreError, StoredUnlockToken, Timestamp, Udid, UnlockAttempt, UnlockToken,
+    mode::Sealing,
+    table::{SealedEvent, SealedRecord},
 };
 
 pub(crate) const DEVICE_CODE: &str = "device_code";
 pub(crate) const SERVER_CODE: &str = "server_code";
 pub(crate) const UNLOCK_TOKEN: &str = "unlock_token";
-
-/// One row of the `devices` table.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SealedRecord {
-    pub udid: String,
-    pub serial_number: Option<String>,
-    pub product_type: Option<String>,
-    pub imei: Option<String>,
-    pub imei2: Option<String>,
-    pub meid: Option<String>,
-    pub enrolled_at: Option<i64>,
-    pub device_code: Option<Vec<u8>>,
-    pub device_code_at: Option<i64>,
-    pub server_code: Option<Vec<u8>>,
-    pub server_code_at: Option<i64>,
-    pub unlock_token: Option<Vec<u8>>,
-    pub unlock_token_at: Option<i64>,
-    pub last_unlock_code: Option<String>,
-    pub last_unlock_outcome: Option<String>,
-    pub last_unlock_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-/// The columns of `devices`, in [`SealedRecord`] field order.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) const RECORD_COLUMNS: [&str; 18] = [
-    "udid",
-    "serial_number",
-    "product_type",
-    "imei",
-    "imei2",
-    "meid",
-    "enrolled_at",
-    "device_code",
-    "device_code_at",
-    "server_code",
-    "server_code_at",
-    "unlock_token",
-    "unlock_token_at",
-    "last_unlock_code",
-    "last_unlock_outcome",
-    "last_unlock_at",
-    "created_at",
-    "updated_at",
-];
-
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-/// `INSERT ... ON CONFLICT (udid) DO UPDATE` of a whole device row, with placeholders written by
-/// `placeholder(1..=18)` (`?1` for SQLite, `$1` for PostgreSQL).
-pub(crate) fn upsert_sql(placeholder: impl Fn(usize) -> String) -> String {
-    let columns = RECORD_COLUMNS.join(", ");
-    let values: Vec<String> = (1..=RECORD_COLUMNS.len()).map(placeholder).collect();
-    let updates: Vec<String> = RECORD_COLUMNS[1..]
-        .iter()
-        .map(|c| format!("{c} = excluded.{c}"))
-        .collect();
-    format!(
-        "INSERT INTO devices ({columns}) VALUES ({}) ON CONFLICT (udid) DO UPDATE SET {}",
-        values.join(", "),
-        updates.join(", ")
-    )
-}
-
-/// `SELECT <every column> FROM devices`.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) fn select_sql() -> String {
-    format!("SELECT {} FROM devices", RECORD_COLUMNS.join(", "))
-}
-
-/// One row of the `history` table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SealedEvent {
-    pub seq: i64,
-    pub udid: String,
-    pub at: i64,
-    pub event: String,
-    pub detail: Option<String>,
-    pub secret: Option<Vec<u8>>,
-}
 
 /// An entry of a device's append-only history.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,62 +26,6 @@ pub struct HistoryEntry {
     pub event: Event,
 }
 
-/// What a backend writes after one change, and what the change did.
-#[derive(Debug)]
-pub struct Transition {
-    /// The new row and the history rows to append; `None` when nothing changed.
-    pub write: Option<(SealedRecord, Vec<SealedEvent>)>,
-    pub outcome: Outcome,
-}
-
-/// Decodes `stored` (if any), applies `change` at `at`, and encodes the result: the only code
-/// path by which any backend changes a record.
-pub(crate) fn transition(
-    protection: &Protection,
-    udid: &Udid,
-    stored: Option<SealedRecord>,
-    change: Change,
-    at: Timestamp,
-) -> Result<Transition, StoreError> {
-    match &change {
-        Change::Identity(identity) => identity.validate()?,
-        Change::Restore(record) => record.identity.validate()?,
-        _ => {}
-    }
-    let created = stored.is_none();
-    let mut record = match &stored {
-        Some(row) => decode_record(protection, row)?,
-        // A restored record is as old as it was in the store it came from.
-        None => DeviceRecord::new(
-            udid.clone(),
-            match &change {
-                Change::Restore(record) => record.created_at,
-                _ => at,
-            },
-        ),
-    };
-    let mut outcome = record.apply(change, at);
-    if !outcome.changed() {
-        return Ok(Transition {
-            write: None,
-            outcome,
-        });
-    }
-    if created {
-        outcome.events.insert(0, Event::Created);
-    }
-    let row = encode_record(protection, &record)?;
-    let events = outcome
-        .events
-        .iter()
-        .map(|event| encode_event(protection, udid, at, event))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Transition {
-        write: Some((row, events)),
-        outcome,
-    })
-}
-
 fn corrupt(udid: &str, field: &'static str, reason: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
         udid: udid.to_owned(),
@@ -170,21 +35,29 @@ fn corrupt(udid: &str, field: &'static str, reason: impl Into<String>) -> StoreE
 }
 
 fn code_from(udid: &Udid, field: &'static str, bytes: &[u8]) -> Result<BypassCode, StoreError> {
-    let raw: [u8; 16] = bytes
-        .get(..16)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| corrupt(udid.as_str(), field, "short code"))?;
+    let raw: [u8; 16] = bytes.try_into().map_err(|_| {
+        corrupt(
+            udid.as_str(),
+            field,
+            format!("expected 16 bytes, found {}", bytes.len()),
+        )
+    })?;
     Ok(BypassCode::from_bytes(raw))
 }
 
 fn server_code_from(udid: &Udid, bytes: &[u8]) -> Result<(BypassCode, EscrowKey), StoreError> {
     if bytes.len() != 48 {
-        return Err(corrupt(udid.as_str(), SERVER_CODE, "expected 48 bytes"));
+        return Err(corrupt(
+            udid.as_str(),
+            SERVER_CODE,
+            format!("expected 48 bytes, found {}", bytes.len()),
+        ));
     }
-    let code = code_from(udid, SERVER_CODE, bytes)?;
-    let mut key = Zeroizing::new([0u8; 32]);
-    key.copy_from_slice(&bytes[16..]);
-    Ok((code, EscrowKey::from_bytes(*key)))
+    let (code, key) = bytes.split_at(16);
+    let code = code_from(udid, SERVER_CODE, code)?;
+    let mut raw = Zeroizing::new([0u8; 32]);
+    raw.copy_from_slice(key);
+    Ok((code, EscrowKey::from_bytes(*raw)))
 }
 
 fn server_code_bytes(code: &BypassCode, key: &EscrowKey) -> Zeroizing<Vec<u8>> {
@@ -202,14 +75,14 @@ fn time(udid: &str, field: &'static str, value: Option<i64>) -> Result<Timestamp
 
 /// Decodes and opens one row.
 pub(crate) fn decode_record(
-    protection: &Protection,
+    sealing: &Sealing,
     row: &SealedRecord,
 ) -> Result<DeviceRecord, StoreError> {
     let udid = Udid::new(&row.udid)?;
     let u = row.udid.as_str();
     let device_code = match &row.device_code {
         Some(sealed) => {
-            let plain = protection.open(&udid, DEVICE_CODE, sealed)?;
+            let plain = sealing.open(&udid, DEVICE_CODE, sealed)?;
             Some(DeviceCode {
                 code: code_from(&udid, DEVICE_CODE, &plain)?,
                 received_at: time(u, DEVICE_CODE, row.device_code_at)?,
@@ -219,7 +92,7 @@ pub(crate) fn decode_record(
     };
     let server_code = match &row.server_code {
         Some(sealed) => {
-            let plain = protection.open(&udid, SERVER_CODE, sealed)?;
+            let plain = sealing.open(&udid, SERVER_CODE, sealed)?;
             let (code, escrow_key) = server_code_from(&udid, &plain)?;
             Some(ServerCode {
                 code,
@@ -231,9 +104,10 @@ pub(crate) fn decode_record(
     };
     let unlock_token = match &row.unlock_token {
         Some(sealed) => {
-            let plain = protection.open(&udid, UNLOCK_TOKEN, sealed)?;
+            let plain = sealing.open(&udid, UNLOCK_TOKEN, sealed)?;
             Some(StoredUnlockToken {
-                token: UnlockToken::new(plain.to_vec())?,
+                token: UnlockToken::new(plain.to_vec())
+                    .map_err(|e| corrupt(u, UNLOCK_TOKEN, e.to_string()))?,
                 received_at: time(u, UNLOCK_TOKEN, row.unlock_token_at)?,
             })
         }
@@ -275,21 +149,21 @@ pub(crate) fn decode_record(
 
 /// Encodes and seals one record. Every secret is sealed afresh under a new nonce, so writing a
 /// record also moves it to the current key.
-fn encode_record(
-    protection: &Protection,
+pub(crate) fn encode_record(
+    sealing: &Sealing,
     record: &DeviceRecord,
 ) -> Result<SealedRecord, StoreError> {
     let udid = &record.udid;
     let device_code = record
         .device_code
         .as_ref()
-        .map(|c| protection.seal(udid, DEVICE_CODE, c.code.as_bytes()))
+        .map(|c| sealing.seal(udid, DEVICE_CODE, c.code.as_bytes()))
         .transpose()?;
     let server_code = record
         .server_code
         .as_ref()
         .map(|c| {
-            protection.seal(
+            sealing.seal(
                 udid,
                 SERVER_CODE,
                 &server_code_bytes(&c.code, &c.escrow_key),
@@ -299,7 +173,7 @@ fn encode_record(
     let unlock_token = record
         .unlock_token
         .as_ref()
-        .map(|t| protection.seal(udid, UNLOCK_TOKEN, t.token.as_bytes()))
+        .map(|t| sealing.seal(udid, UNLOCK_TOKEN, t.token.as_bytes()))
         .transpose()?;
     Ok(SealedRecord {
         udid: udid.to_string(),
@@ -323,8 +197,9 @@ fn encode_record(
     })
 }
 
-fn encode_event(
-    protection: &Protection,
+/// Encodes and seals one history event of `udid`.
+pub(crate) fn encode_event(
+    sealing: &Sealing,
     udid: &Udid,
     at: Timestamp,
     event: &Event,
@@ -335,7 +210,7 @@ fn encode_event(
         Event::Enrolled { at } => (Some(at.unix().to_string()), None),
         Event::DeviceCodeStored { code, replaced } => (
             Some(replaced_text(*replaced)),
-            Some(protection.seal(udid, DEVICE_CODE, code.as_bytes())?),
+            Some(sealing.seal(udid, DEVICE_CODE, code.as_bytes())?),
         ),
         Event::ServerCodeStored {
             code,
@@ -343,16 +218,19 @@ fn encode_event(
             replaced,
         } => (
             Some(replaced_text(*replaced)),
-            Some(protection.seal(udid, SERVER_CODE, &server_code_bytes(code, escrow_key))?),
+            Some(sealing.seal(udid, SERVER_CODE, &server_code_bytes(code, escrow_key))?),
         ),
         Event::UnlockTokenStored { token, replaced } => (
             Some(replaced_text(*replaced)),
-            Some(protection.seal(udid, UNLOCK_TOKEN, token.as_bytes())?),
+            Some(sealing.seal(udid, UNLOCK_TOKEN, token.as_bytes())?),
         ),
         Event::UnlockAttempted { code, outcome } => (
             Some(format!("{}:{}", code.as_str(), outcome.as_str())),
             None,
         ),
+        Event::SerialRefused { serial, holder } => (Some(format!("{serial}:{holder}")), None),
+        Event::PlaceholderMerged { placeholder } => (Some(placeholder.to_string()), None),
+        Event::MergedInto { udid } => (Some(udid.to_string()), None),
     };
     Ok(SealedEvent {
         seq: 0,
@@ -365,23 +243,25 @@ fn encode_event(
 }
 
 fn replaced_text(replaced: bool) -> String {
-    if replaced { "replaced" } else { "new" }.to_owned()
+    if replaced { "replaced" } else { "first" }.to_owned()
 }
 
 /// Decodes and opens one history row.
 pub(crate) fn decode_event(
-    protection: &Protection,
+    sealing: &Sealing,
     row: &SealedEvent,
 ) -> Result<HistoryEntry, StoreError> {
     let udid = Udid::new(&row.udid)?;
     let u = row.udid.as_str();
     let detail = row.detail.as_deref().unwrap_or("");
     let replaced = detail == "replaced";
+    let udid_in_detail =
+        || Udid::new(detail).map_err(|_| corrupt(u, "history", "bad device in the detail"));
     let secret = |field: &'static str| {
         row.secret
             .as_deref()
             .ok_or_else(|| corrupt(u, "history", "missing value"))
-            .and_then(|s| protection.open(&udid, field, s))
+            .and_then(|s| sealing.open(&udid, field, s))
     };
     let event = match row.event.as_str() {
         "created" => Event::Created,
@@ -422,6 +302,22 @@ pub(crate) fn decode_event(
                 .ok_or_else(|| corrupt(u, "history", "bad unlock attempt"))?;
             Event::UnlockAttempted { code, outcome }
         }
+        "serial_refused" => {
+            let (serial, holder) = detail
+                .split_once(':')
+                .ok_or_else(|| corrupt(u, "history", "bad serial refusal"))?;
+            Event::SerialRefused {
+                serial: serial.to_owned(),
+                holder: Udid::new(holder)
+                    .map_err(|_| corrupt(u, "history", "bad serial refusal"))?,
+            }
+        }
+        "placeholder_merged" => Event::PlaceholderMerged {
+            placeholder: udid_in_detail()?,
+        },
+        "merged_into" => Event::MergedInto {
+            udid: udid_in_detail()?,
+        },
         other => return Err(corrupt(u, "history", format!("unknown event {other:?}"))),
     };
     Ok(HistoryEntry {

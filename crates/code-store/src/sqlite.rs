@@ -12,16 +12,24 @@ use std::{
     sync::Mutex,
 };
 
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OptionalExtension, Row, ToSql, TransactionBehavior,
+    types::{ToSqlOutput, ValueRef as SqlValueRef},
+};
 
 use crate::{
-    Outcome, Protection, StoreError, Timestamp, Udid,
-    row::{self, SealedEvent, SealedRecord, Transition},
-    store::{Filter, sealed::Backend},
+    Protection, StoreError, Timestamp, Udid,
+    mode::{self, Sealing, StoreMode},
+    store::{
+        Filter,
+        sealed::{Backend, Rows, Scope, Transition},
+    },
+    table::{self, Kind, SealedEvent, SealedRecord, Value, ValueRef},
 };
 
 /// The schema, one entry per version (version = index + 1). Never edit a released entry: add one.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE devices (
     udid TEXT PRIMARY KEY NOT NULL,
     serial_number TEXT,
@@ -56,12 +64,26 @@ CREATE TRIGGER history_no_update BEFORE UPDATE ON history
     BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
 CREATE TRIGGER history_no_delete BEFORE DELETE ON history
     BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
-"];
+",
+    "
+CREATE TABLE store_settings (
+    name TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+);
+",
+];
+
+/// Whether any secret column of the store holds a sealed value (tag 1): asked when a store made
+/// before modes were recorded is first opened in cleartext mode.
+const HOLDS_SEALED: &str = "SELECT EXISTS (SELECT 1 FROM devices WHERE \
+    substr(device_code, 1, 1) = x'01' OR substr(server_code, 1, 1) = x'01' \
+    OR substr(unlock_token, 1, 1) = x'01') \
+    OR EXISTS (SELECT 1 FROM history WHERE substr(secret, 1, 1) = x'01')";
 
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    protection: Protection,
+    sealing: Sealing,
     path: PathBuf,
     connection: Arc<Mutex<Connection>>,
 }
@@ -71,13 +93,14 @@ impl SqliteStore {
     /// schema to the newest version.
     ///
     /// # Errors
-    /// I/O and SQLite failures; [`StoreError::SchemaTooNew`].
+    /// I/O and SQLite failures; [`StoreError::SchemaTooNew`]; [`StoreError::ModeMismatch`] when
+    /// `protection` contradicts the mode the store recorded.
     pub async fn open(path: impl AsRef<Path>, protection: Protection) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let opened = path.clone();
-        let connection = blocking(move || open_connection(&opened)).await?;
+        let (connection, sealing) = blocking(move || open_connection(&opened, protection)).await?;
         Ok(Self {
-            protection,
+            sealing,
             path,
             connection: Arc::new(Mutex::new(connection)),
         })
@@ -145,7 +168,10 @@ where
         .map_err(|e| StoreError::Task(e.to_string()))?
 }
 
-fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+fn open_connection(
+    path: &Path,
+    protection: Protection,
+) -> Result<(Connection, Sealing), StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
             path: dir.display().to_string(),
@@ -187,8 +213,8 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
         });
     }
     connection.pragma_update(None, "synchronous", "FULL")?;
-    migrate(&mut connection)?;
-    Ok(connection)
+    let sealing = migrate(&mut connection, protection)?;
+    Ok((connection, sealing))
 }
 
 /// How long a statement waits for another connection's lock before it fails.
@@ -220,7 +246,8 @@ fn enter_wal_mode(connection: &Connection) -> Result<String, StoreError> {
     }
 }
 
-fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+/// Migrates the schema and settles the store's mode, in one transaction.
+fn migrate(connection: &mut Connection, protection: Protection) -> Result<Sealing, StoreError> {
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -242,92 +269,131 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch(sql)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
-            params![version, Timestamp::now().unix()],
+            rusqlite::params![version, Timestamp::now().unix()],
+        )?;
+    }
+    let recorded: Option<String> = tx
+        .query_row(
+            "SELECT value FROM store_settings WHERE name = ?1",
+            [mode::MODE_SETTING],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let recorded = recorded
+        .map(|name| {
+            StoreMode::from_name(&name).ok_or_else(|| StoreError::Corrupt {
+                udid: String::new(),
+                field: "store_settings.protection",
+                reason: format!("unknown mode {name:?}"),
+            })
+        })
+        .transpose()?;
+    let (to_record, sealing) = mode::settle(protection, recorded, || {
+        Ok(tx.query_row(HOLDS_SEALED, [], |r| r.get::<_, bool>(0))?)
+    })?;
+    if let Some(mode) = to_record {
+        tx.execute(
+            "INSERT INTO store_settings (name, value) VALUES (?1, ?2)",
+            [mode::MODE_SETTING, mode.as_str()],
         )?;
     }
     tx.commit()?;
-    Ok(())
+    Ok(sealing)
 }
 
-fn read_record(r: &Row<'_>) -> rusqlite::Result<SealedRecord> {
-    Ok(SealedRecord {
-        udid: r.get(0)?,
-        serial_number: r.get(1)?,
-        product_type: r.get(2)?,
-        imei: r.get(3)?,
-        imei2: r.get(4)?,
-        meid: r.get(5)?,
-        enrolled_at: r.get(6)?,
-        device_code: r.get(7)?,
-        device_code_at: r.get(8)?,
-        server_code: r.get(9)?,
-        server_code_at: r.get(10)?,
-        unlock_token: r.get(11)?,
-        unlock_token_at: r.get(12)?,
-        last_unlock_code: r.get(13)?,
-        last_unlock_outcome: r.get(14)?,
-        last_unlock_at: r.get(15)?,
-        created_at: r.get(16)?,
-        updated_at: r.get(17)?,
+impl ToSql for ValueRef<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match *self {
+            Self::Text(Some(text)) => SqlValueRef::Text(text.as_bytes()),
+            Self::Int(Some(int)) => SqlValueRef::Integer(int),
+            Self::Blob(Some(blob)) => SqlValueRef::Blob(blob),
+            Self::Text(None) | Self::Int(None) | Self::Blob(None) => SqlValueRef::Null,
+        }))
+    }
+}
+
+/// Reads one column of a row as the table declares it.
+fn read_value(r: &Row<'_>, index: usize, kind: Kind) -> rusqlite::Result<Value> {
+    Ok(match kind {
+        Kind::Text => Value::Text(r.get(index)?),
+        Kind::Int => Value::Int(r.get(index)?),
+        Kind::Blob => Value::Blob(r.get(index)?),
     })
 }
 
-fn record_params(r: &SealedRecord) -> [&dyn ToSql; 18] {
-    [
-        &r.udid,
-        &r.serial_number,
-        &r.product_type,
-        &r.imei,
-        &r.imei2,
-        &r.meid,
-        &r.enrolled_at,
-        &r.device_code,
-        &r.device_code_at,
-        &r.server_code,
-        &r.server_code_at,
-        &r.unlock_token,
-        &r.unlock_token_at,
-        &r.last_unlock_code,
-        &r.last_unlock_outcome,
-        &r.last_unlock_at,
-        &r.created_at,
-        &r.updated_at,
-    ]
+fn read_record(r: &Row<'_>) -> rusqlite::Result<SealedRecord> {
+    SealedRecord::from_values(|i, kind| read_value(r, i, kind))?.map_err(mismatch)
+}
+
+fn read_event(r: &Row<'_>) -> rusqlite::Result<SealedEvent> {
+    SealedEvent::from_values(|i, kind| read_value(r, i, kind))?.map_err(mismatch)
+}
+
+fn mismatch(e: table::ColumnMismatch) -> rusqlite::Error {
+    rusqlite::Error::InvalidColumnType(0, e.column.to_owned(), rusqlite::types::Type::Null)
+}
+
+fn bind<'a>(values: &'a [ValueRef<'a>]) -> Vec<&'a dyn ToSql> {
+    values.iter().map(|v| -> &'a dyn ToSql { v }).collect()
 }
 
 impl Backend for SqliteStore {
-    fn protection(&self) -> &Protection {
-        &self.protection
+    fn sealing(&self) -> &Sealing {
+        &self.sealing
     }
 
-    async fn update<F>(&self, udid: &Udid, decide: F) -> Result<Outcome, StoreError>
+    async fn update<T, F>(&self, scope: Scope, decide: F) -> Result<T, StoreError>
     where
-        F: FnOnce(Option<SealedRecord>) -> Result<Transition, StoreError> + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(Rows) -> Result<Transition<T>, StoreError> + Send + 'static,
     {
-        let udid = udid.to_string();
         self.with(move |connection| {
+            // The write lock is taken before anything is read: the rows cannot change under us.
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let stored = tx
-                .query_row(
-                    &format!("{} WHERE udid = ?1", row::select_sql()),
-                    [&udid],
-                    read_record,
-                )
-                .optional()?;
-            let transition = decide(stored)?;
-            if let Some((record, events)) = &transition.write {
-                tx.prepare_cached(&row::upsert_sql(|i| format!("?{i}")))?
-                    .execute(&record_params(record)[..])?;
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO history (udid, at, event, detail, secret) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for e in events {
-                    insert.execute(params![e.udid, e.at, e.event, e.detail, e.secret])?;
+            let select = table::select_records_sql();
+            let target = match &scope.udid {
+                Some(udid) => tx
+                    .prepare_cached(&format!("{select} WHERE udid = ?1"))?
+                    .query_row([udid.as_str()], read_record)
+                    .optional()?,
+                None => None,
+            };
+            let peers = match &scope.serial {
+                Some(serial) => tx
+                    .prepare_cached(&format!(
+                        "{select} WHERE (serial_number = ?1 OR udid = ?2) AND udid <> ?3"
+                    ))?
+                    .query_map(
+                        [
+                            serial.as_str(),
+                            &crate::device::placeholder_key(serial),
+                            scope.udid.as_ref().map_or("", Udid::as_str),
+                        ],
+                        read_record,
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()?,
+                None => Vec::new(),
+            };
+            let transition = decide(Rows { target, peers })?;
+            {
+                let mut upsert =
+                    tx.prepare_cached(&table::upsert_record_sql(|i| format!("?{i}")))?;
+                for row in &transition.upserts {
+                    upsert.execute(&bind(&row.values())[..])?;
+                }
+                let mut delete =
+                    tx.prepare_cached(&table::delete_record_sql(|i| format!("?{i}")))?;
+                for udid in &transition.deletes {
+                    delete.execute([udid])?;
+                }
+                let mut insert =
+                    tx.prepare_cached(&table::insert_event_sql(|i| format!("?{i}")))?;
+                for event in &transition.events {
+                    insert.execute(&bind(&event.insert_values())[..])?;
                 }
             }
             tx.commit()?;
-            Ok(transition.outcome)
+            Ok(transition.result)
         })
         .await
     }
@@ -336,7 +402,7 @@ impl Backend for SqliteStore {
         let udid = udid.to_string();
         self.with(move |c| {
             Ok(
-                c.prepare_cached(&format!("{} WHERE udid = ?1", row::select_sql()))?
+                c.prepare_cached(&format!("{} WHERE udid = ?1", table::select_records_sql()))?
                     .query_row([&udid], read_record)
                     .optional()?,
             )
@@ -346,13 +412,11 @@ impl Backend for SqliteStore {
 
     async fn select(&self, filter: Filter) -> Result<Vec<SealedRecord>, StoreError> {
         self.with(move |c| {
-            let (condition, arg) = match &filter {
-                Filter::All => ("1 = 1", None),
-                Filter::Serial(serial) => ("serial_number = ?1", Some(serial.clone())),
-                Filter::WithoutDeviceCode => ("device_code IS NULL", None),
-                Filter::LastUnlockFailed => ("last_unlock_outcome <> 'unlocked'", None),
-            };
-            let sql = format!("{} WHERE {condition} ORDER BY udid", row::select_sql());
+            let (condition, arg) = filter.sql("?1");
+            let sql = format!(
+                "{} WHERE {condition} ORDER BY udid",
+                table::select_records_sql()
+            );
             let mut statement = c.prepare_cached(&sql)?;
             let rows: rusqlite::Result<Vec<SealedRecord>> = match arg {
                 Some(arg) => statement.query_map([arg], read_record)?.collect(),
@@ -366,21 +430,12 @@ impl Backend for SqliteStore {
     async fn history_rows(&self, udid: &Udid) -> Result<Vec<SealedEvent>, StoreError> {
         let udid = udid.to_string();
         self.with(move |c| {
-            let mut statement = c.prepare_cached(
-                "SELECT seq, udid, at, event, detail, secret FROM history \
-                 WHERE udid = ?1 ORDER BY seq",
-            )?;
+            let mut statement = c.prepare_cached(&format!(
+                "{} WHERE udid = ?1 ORDER BY seq",
+                table::select_events_sql()
+            ))?;
             let rows = statement
-                .query_map([&udid], |r| {
-                    Ok(SealedEvent {
-                        seq: r.get(0)?,
-                        udid: r.get(1)?,
-                        at: r.get(2)?,
-                        event: r.get(3)?,
-                        detail: r.get(4)?,
-                        secret: r.get(5)?,
-                    })
-                })?
+                .query_map([&udid], read_event)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })

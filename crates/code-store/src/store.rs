@@ -3,10 +3,15 @@
 
 use core::future::Future;
 
+use bypass_code::{BypassCode, EscrowKey};
+
 use crate::{
-    DeviceRecord, Outcome, Protection, StoreError, Timestamp, Udid,
+    DeviceRecord, Outcome, StoreError, Timestamp, Udid,
+    mode::Sealing,
     record::Change,
-    row::{self, HistoryEntry, SealedEvent, SealedRecord, Transition},
+    row::{self, HistoryEntry},
+    table::{SealedEvent, SealedRecord},
+    transition,
 };
 
 /// Which records a query selects.
@@ -22,24 +27,91 @@ pub enum Filter {
     LastUnlockFailed,
 }
 
+impl Filter {
+    /// The SQL condition selecting these rows, and its one argument, with the argument's
+    /// placeholder written by `placeholder` (`?1` or `$1`).
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub(crate) fn sql(&self, placeholder: &str) -> (String, Option<&str>) {
+        match self {
+            Self::All => ("1 = 1".to_owned(), None),
+            Self::Serial(serial) => (format!("serial_number = {placeholder}"), Some(serial)),
+            Self::WithoutDeviceCode => ("device_code IS NULL".to_owned(), None),
+            Self::LastUnlockFailed => ("last_unlock_outcome <> 'unlocked'".to_owned(), None),
+        }
+    }
+}
+
 pub(crate) mod sealed {
     use super::*;
 
-    /// What a backend provides: an atomic read-modify-write of one device row (plus appending
-    /// its history rows), and plain queries. Backends hold no rule.
-    pub trait Backend: Send + Sync {
-        /// How secrets are protected.
-        fn protection(&self) -> &Protection;
+    /// The rows one atomic change locks and reads: the record of `udid` and, when a serial
+    /// number is involved, every other record with it (its placeholder included).
+    #[derive(Clone, Debug)]
+    pub struct Scope {
+        /// The device whose record changes, when it is known before reading.
+        pub udid: Option<Udid>,
+        /// The serial number the change claims or looks up.
+        pub serial: Option<String>,
+    }
 
-        /// Atomically: reads the row of `udid` (locked against concurrent writers), calls
-        /// `decide`, and writes what it returns.
-        fn update<F>(
+    impl Scope {
+        /// The advisory keys a backend that locks by key must hold, in the order it must take
+        /// them: the serial number's (its placeholder's key) first, then the device's. Every
+        /// writer takes keys in this order, so two writers can never wait on each other.
+        #[must_use]
+        pub fn lock_keys(&self) -> Vec<String> {
+            let mut keys = Vec::with_capacity(2);
+            if let Some(serial) = &self.serial {
+                keys.push(crate::device::placeholder_key(serial));
+            }
+            if let Some(udid) = &self.udid
+                && !keys.iter().any(|k| k == udid.as_str())
+            {
+                keys.push(udid.to_string());
+            }
+            keys
+        }
+    }
+
+    /// What a backend read for a [`Scope`], under its locks.
+    #[derive(Clone, Debug, Default)]
+    pub struct Rows {
+        /// The row of the scope's device, if there is one.
+        pub target: Option<SealedRecord>,
+        /// Every other row whose serial number is the scope's, or which is its placeholder.
+        pub peers: Vec<SealedRecord>,
+    }
+
+    /// What one change writes: whole rows (inserted or replaced), rows deleted, history rows
+    /// appended, and what the change came to.
+    #[derive(Debug)]
+    pub struct Transition<T> {
+        /// Rows to insert or replace.
+        pub upserts: Vec<SealedRecord>,
+        /// UDIDs whose rows are deleted (merged placeholders).
+        pub deletes: Vec<String>,
+        /// History rows to append, in order.
+        pub events: Vec<SealedEvent>,
+        /// What the caller gets back.
+        pub result: T,
+    }
+
+    /// What a backend provides: an atomic read-modify-write of the rows of a [`Scope`] (locked
+    /// against concurrent writers), and plain queries. Backends hold no rule.
+    pub trait Backend: Send + Sync {
+        /// How secrets are protected, checked against the store's mode.
+        fn sealing(&self) -> &Sealing;
+
+        /// Atomically: locks and reads the rows of `scope`, calls `decide`, and writes what it
+        /// returns. Nothing is written when `decide` fails.
+        fn update<T, F>(
             &self,
-            udid: &Udid,
+            scope: Scope,
             decide: F,
-        ) -> impl Future<Output = Result<Outcome, StoreError>> + Send
+        ) -> impl Future<Output = Result<T, StoreError>> + Send
         where
-            F: FnOnce(Option<SealedRecord>) -> Result<Transition, StoreError> + Send + 'static;
+            T: Send + 'static,
+            F: FnOnce(Rows) -> Result<Transition<T>, StoreError> + Send + 'static;
 
         /// The row of `udid`.
         fn get(
@@ -61,6 +133,8 @@ pub(crate) mod sealed {
     }
 }
 
+use sealed::Scope;
+
 /// A device still without a device code, and how long is left to retrieve it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MissingDevice {
@@ -72,11 +146,57 @@ pub struct MissingDevice {
     pub days_left: Option<i64>,
 }
 
+/// Which device a server code is for: its serial number, and its UDID when known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerCodeTarget {
+    /// The serial number.
+    pub serial: String,
+    /// The UDID, when known.
+    pub udid: Option<Udid>,
+}
+
+impl ServerCodeTarget {
+    /// Checks a serial number and optional UDID.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidField`] naming the field.
+    pub fn new(serial: &str, udid: Option<&str>) -> Result<Self, StoreError> {
+        crate::check_serial(serial)?;
+        let udid = udid.map(Udid::new).transpose()?;
+        if udid.as_ref().is_some_and(Udid::is_placeholder) {
+            return Err(StoreError::InvalidField {
+                field: "UDID",
+                reason: "the serial: prefix is reserved".to_owned(),
+            });
+        }
+        Ok(Self {
+            serial: serial.to_owned(),
+            udid,
+        })
+    }
+}
+
+/// A server code committed for a device: the record it went to and what the store did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommittedServerCode {
+    /// The record it was stored under: the device's UDID, or the `serial:` placeholder of a
+    /// device that has not enrolled yet.
+    pub udid: Udid,
+    /// What the store recorded.
+    pub outcome: Outcome,
+}
+
 /// The store of every device's bypass codes: one interface over every backend.
 ///
 /// Every change goes through [`DeviceRecord::apply`] inside the backend's atomic
 /// read-modify-write, so concurrent writers (tasks, processes, servers sharing one PostgreSQL
 /// database) can neither lose an update nor break the retention rule.
+///
+/// One serial number belongs to one enrolled device. A server code made for a serial number
+/// before its device enrolled waits in a `serial:` placeholder record; when the device reports
+/// that serial number, the placeholder is merged into the device's record and removed, in the
+/// same transaction. A second device claiming a serial number that an enrolled device has is
+/// refused, and the refusal is recorded in its history.
 pub trait CodeStore: Send + Sync {
     /// Applies `change` to the record of `udid` at time `at` (creating the record when the change
     /// stores something), appending what happened to the history.
@@ -91,6 +211,21 @@ pub trait CodeStore: Send + Sync {
         at: Timestamp,
     ) -> impl Future<Output = Result<Outcome, StoreError>> + Send;
 
+    /// Commits a server code (and its escrow key) for `target`, in one transaction: to the
+    /// device with the UDID given, else to the one enrolled device with that serial number,
+    /// else to the serial number's placeholder. When this returns, the code is durable.
+    ///
+    /// # Errors
+    /// [`StoreError::SerialMismatch`], [`StoreError::SerialTaken`],
+    /// [`StoreError::AmbiguousSerial`]; database and key failures.
+    fn commit_server_code(
+        &self,
+        target: &ServerCodeTarget,
+        code: BypassCode,
+        escrow_key: EscrowKey,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<CommittedServerCode, StoreError>> + Send;
+
     /// The current record of `udid`.
     ///
     /// # Errors
@@ -100,7 +235,8 @@ pub trait CodeStore: Send + Sync {
         udid: &Udid,
     ) -> impl Future<Output = Result<Option<DeviceRecord>, StoreError>> + Send;
 
-    /// The records whose UDID or serial number is `udid_or_serial`.
+    /// The records whose UDID or serial number is `udid_or_serial`. A placeholder is left out
+    /// when an enrolled device has its serial number.
     ///
     /// # Errors
     /// Database and decryption failures.
@@ -118,13 +254,24 @@ pub trait CodeStore: Send + Sync {
         udid: &Udid,
     ) -> impl Future<Output = Result<Vec<HistoryEntry>, StoreError>> + Send;
 
-    /// Every record, ordered by UDID (for exports).
+    /// Every record, ordered by UDID.
     ///
     /// # Errors
-    /// Database and decryption failures.
+    /// Database failures, and the first record that cannot be read (see
+    /// [`CodeStore::records_each`] to go on past it).
     fn records(&self) -> impl Future<Output = Result<Vec<DeviceRecord>, StoreError>> + Send;
 
-    /// Devices without a device code, soonest deadline first (unknown deadlines last).
+    /// Every record, ordered by UDID, each read on its own: a record that cannot be read (a
+    /// damaged or tampered row) is an error naming it, and the others are still there (backups).
+    ///
+    /// # Errors
+    /// Database failures.
+    fn records_each(
+        &self,
+    ) -> impl Future<Output = Result<Vec<Result<DeviceRecord, StoreError>>, StoreError>> + Send;
+
+    /// Enrolled devices without a device code, soonest deadline first (unknown deadlines last).
+    /// Placeholders are left out: a device that has not enrolled cannot be asked.
     ///
     /// # Errors
     /// Database and decryption failures.
@@ -140,12 +287,9 @@ pub trait CodeStore: Send + Sync {
     fn failed_unlocks(&self) -> impl Future<Output = Result<Vec<DeviceRecord>, StoreError>> + Send;
 }
 
-fn decode_all(
-    protection: &Protection,
-    rows: &[SealedRecord],
-) -> Result<Vec<DeviceRecord>, StoreError> {
+fn decode_all(sealing: &Sealing, rows: &[SealedRecord]) -> Result<Vec<DeviceRecord>, StoreError> {
     rows.iter()
-        .map(|r| row::decode_record(protection, r))
+        .map(|r| row::decode_record(sealing, r))
         .collect()
 }
 
@@ -156,10 +300,33 @@ impl<B: sealed::Backend> CodeStore for B {
         change: Change,
         at: Timestamp,
     ) -> Result<Outcome, StoreError> {
-        let protection = self.protection().clone();
+        let sealing = self.sealing().clone();
         let key = udid.clone();
-        self.update(udid, move |stored| {
-            row::transition(&protection, &key, stored, change, at)
+        let scope = Scope {
+            udid: Some(udid.clone()),
+            serial: transition::claimed_serial(udid, &change),
+        };
+        self.update(scope, move |rows| {
+            transition::apply(&sealing, &key, rows, change, at)
+        })
+        .await
+    }
+
+    async fn commit_server_code(
+        &self,
+        target: &ServerCodeTarget,
+        code: BypassCode,
+        escrow_key: EscrowKey,
+        at: Timestamp,
+    ) -> Result<CommittedServerCode, StoreError> {
+        let sealing = self.sealing().clone();
+        let scope = Scope {
+            udid: target.udid.clone(),
+            serial: Some(target.serial.clone()),
+        };
+        let target = target.clone();
+        self.update(scope, move |rows| {
+            transition::server_code(&sealing, &target, rows, code, escrow_key, at)
         })
         .await
     }
@@ -167,7 +334,7 @@ impl<B: sealed::Backend> CodeStore for B {
     async fn record(&self, udid: &Udid) -> Result<Option<DeviceRecord>, StoreError> {
         self.get(udid)
             .await?
-            .map(|r| row::decode_record(self.protection(), &r))
+            .map(|r| row::decode_record(self.sealing(), &r))
             .transpose()
     }
 
@@ -182,7 +349,13 @@ impl<B: sealed::Backend> CodeStore for B {
             let rows = self
                 .select(Filter::Serial(udid_or_serial.to_owned()))
                 .await?;
-            for record in decode_all(self.protection(), &rows)? {
+            let mut by_serial = decode_all(self.sealing(), &rows)?;
+            // One device is one record: the placeholder of an enrolled device's serial number
+            // (left by a version that copied it instead of merging it) is not a second device.
+            if by_serial.iter().any(|r| !r.udid.is_placeholder()) {
+                by_serial.retain(|r| !r.udid.is_placeholder());
+            }
+            for record in by_serial {
                 if !found.iter().any(|f: &DeviceRecord| f.udid == record.udid) {
                     found.push(record);
                 }
@@ -195,18 +368,28 @@ impl<B: sealed::Backend> CodeStore for B {
         self.history_rows(udid)
             .await?
             .iter()
-            .map(|r| row::decode_event(self.protection(), r))
+            .map(|r| row::decode_event(self.sealing(), r))
             .collect()
     }
 
     async fn records(&self) -> Result<Vec<DeviceRecord>, StoreError> {
-        decode_all(self.protection(), &self.select(Filter::All).await?)
+        decode_all(self.sealing(), &self.select(Filter::All).await?)
+    }
+
+    async fn records_each(&self) -> Result<Vec<Result<DeviceRecord, StoreError>>, StoreError> {
+        Ok(self
+            .select(Filter::All)
+            .await?
+            .iter()
+            .map(|r| row::decode_record(self.sealing(), r))
+            .collect())
     }
 
     async fn missing(&self, now: Timestamp) -> Result<Vec<MissingDevice>, StoreError> {
         let rows = self.select(Filter::WithoutDeviceCode).await?;
-        let mut missing: Vec<MissingDevice> = decode_all(self.protection(), &rows)?
+        let mut missing: Vec<MissingDevice> = decode_all(self.sealing(), &rows)?
             .into_iter()
+            .filter(|record| !record.udid.is_placeholder())
             .map(|record| {
                 let deadline = record.device_code_deadline();
                 let days_left = deadline.map(|d| (d.unix() - now.unix()).div_euclid(86_400));
@@ -223,7 +406,7 @@ impl<B: sealed::Backend> CodeStore for B {
 
     async fn failed_unlocks(&self) -> Result<Vec<DeviceRecord>, StoreError> {
         decode_all(
-            self.protection(),
+            self.sealing(),
             &self.select(Filter::LastUnlockFailed).await?,
         )
     }

@@ -18,7 +18,7 @@ impl Backend for Memory {
     async fn fresh(&mut self, protection: Protection) -> MemoryStore {
         MemoryStore::new(protection)
     }
-    async fn reopen(&mut self, _protection: Protection) -> MemoryStore {
+    async fn try_reopen(&mut self, _protection: Protection) -> Result<MemoryStore, StoreError> {
         unreachable!("memory stores cannot be reopened")
     }
 }
@@ -40,8 +40,8 @@ impl Backend for Sqlite {
         self.n += 1;
         SqliteStore::open(self.path(), protection).await.unwrap()
     }
-    async fn reopen(&mut self, protection: Protection) -> SqliteStore {
-        SqliteStore::open(self.path(), protection).await.unwrap()
+    async fn try_reopen(&mut self, protection: Protection) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open(self.path(), protection).await
     }
 }
 
@@ -56,8 +56,8 @@ impl Backend for Postgres {
         self.url = self.server.create_database("conformance").await.unwrap();
         PostgresStore::connect(&self.url, protection).await.unwrap()
     }
-    async fn reopen(&mut self, protection: Protection) -> PostgresStore {
-        PostgresStore::connect(&self.url, protection).await.unwrap()
+    async fn try_reopen(&mut self, protection: Protection) -> Result<PostgresStore, StoreError> {
+        PostgresStore::connect(&self.url, protection).await
     }
 }
 
@@ -181,6 +181,72 @@ async fn sqlite_open_errors_name_the_file() {
         err.to_string().contains(&dir.path().display().to_string()),
         "{err}"
     );
+}
+
+/// Someone with write access to the database plants values: a code in clear in an encrypted
+/// store, a sealed code with trailing bytes. Each is an error naming the device and the field,
+/// never a code; every other record still reads, and `records_each` (backups) names the bad one.
+#[tokio::test]
+async fn sqlite_planted_values_are_errors_and_the_other_records_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("planted.sqlite3");
+    let store = SqliteStore::open(&path, encrypted("k1", 1)).await.unwrap();
+    let t = Timestamp::now();
+    for (name, byte) in [("PLANT-A", 1), ("PLANT-B", 2), ("PLANT-C", 3)] {
+        store
+            .apply(&udid(name), Change::DeviceCode(Some(code(byte))), t)
+            .await
+            .unwrap();
+    }
+    let db = rusqlite::Connection::open(&path).unwrap();
+    // A known code, in the cleartext layout (tag 0 and the 16 bytes).
+    let mut planted = vec![0u8];
+    planted.extend_from_slice(code(0x66).as_bytes());
+    db.execute(
+        "UPDATE devices SET device_code = ?1 WHERE udid = 'PLANT-B'",
+        [&planted],
+    )
+    .unwrap();
+    for protection in [encrypted("k1", 1), Protection::NoKey] {
+        let reader = SqliteStore::open(&path, protection).await.unwrap();
+        let err = reader.record(&udid("PLANT-B")).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt { udid, field: "device_code", .. } if udid == "PLANT-B"),
+            "{err}"
+        );
+    }
+    // The same planted value under --cleartext: the store is encrypted, so that is refused.
+    assert!(matches!(
+        SqliteStore::open(&path, Protection::Cleartext).await,
+        Err(StoreError::ModeMismatch { .. })
+    ));
+
+    // A sealed 17-byte value (a valid seal of the code plus one byte) is not a code either.
+    let sealing = encrypted("k1", 1);
+    let mut long = code(4).as_bytes().to_vec();
+    long.push(0);
+    let sealed = sealing
+        .seal(&udid("PLANT-C"), "device_code", &long)
+        .unwrap();
+    db.execute(
+        "UPDATE devices SET device_code = ?1 WHERE udid = 'PLANT-C'",
+        [&sealed],
+    )
+    .unwrap();
+    let err = store.record(&udid("PLANT-C")).await.unwrap_err();
+    assert!(
+        err.to_string().contains("expected 16 bytes, found 17"),
+        "{err}"
+    );
+
+    let each = store.records_each().await.unwrap();
+    assert_eq!(each.len(), 3);
+    assert_eq!(each[0].as_ref().unwrap().udid, udid("PLANT-A"));
+    for (result, name) in each[1..].iter().zip(["PLANT-B", "PLANT-C"]) {
+        let err = result.as_ref().unwrap_err();
+        assert!(err.to_string().contains(name), "{err}");
+    }
+    assert!(store.records().await.is_err());
 }
 
 /// Several openers of one new file at the same moment (many `alb` processes on a new machine):
@@ -318,11 +384,16 @@ async fn postgres_rows_are_bound_to_devices_and_hold_no_secret_in_clear() {
     assert!(client.execute("DELETE FROM history", &[]).await.is_err());
     // Two servers opening the same database at once migrate it once.
     let (x, y) = tokio::join!(
-        PostgresStore::connect(&url, Protection::Cleartext),
-        PostgresStore::connect(&url, Protection::Cleartext)
+        PostgresStore::connect(&url, encrypted("k1", 1)),
+        PostgresStore::connect(&url, Protection::NoKey)
     );
     x.unwrap();
     y.unwrap();
+    // The store is encrypted: it cannot be opened in cleartext mode.
+    let err = PostgresStore::connect(&url, Protection::Cleartext)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ModeMismatch { .. }), "{err}");
 }
 
 #[tokio::test]

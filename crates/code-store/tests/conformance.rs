@@ -5,7 +5,8 @@ use std::{collections::HashMap, future::Future, sync::Arc};
 use bypass_code::BypassCode;
 use code_store::{
     AttemptOutcome, Change, CodeKind, CodeStore, DeviceIdentity, Event, Ignored, KeyRing,
-    Protection, StoreError, StoreKey, Timestamp, Udid, UnlockToken, export::RecordJson,
+    Protection, ServerCodeTarget, StoreError, StoreKey, Timestamp, Udid, UnlockToken,
+    export::RecordJson,
 };
 
 pub(crate) fn code(byte: u8) -> BypassCode {
@@ -33,9 +34,19 @@ fn at(offset: i64) -> Timestamp {
 /// Opens stores of one backend. Every call to `fresh` gives an empty store; `reopen` opens the
 /// store last made by `fresh` again with another protection (same data).
 pub(crate) trait Backend {
-    type Store: CodeStore + 'static;
+    type Store: CodeStore + core::fmt::Debug + 'static;
     fn fresh(&mut self, protection: Protection) -> impl Future<Output = Self::Store>;
-    fn reopen(&mut self, protection: Protection) -> impl Future<Output = Self::Store>;
+    fn reopen(&mut self, protection: Protection) -> impl Future<Output = Self::Store> {
+        async move {
+            self.try_reopen(protection)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+    }
+    fn try_reopen(
+        &mut self,
+        protection: Protection,
+    ) -> impl Future<Output = Result<Self::Store, StoreError>>;
 }
 
 /// Runs every check against `backend`.
@@ -43,11 +54,15 @@ pub(crate) async fn suite<B: Backend>(backend: &mut B) {
     retention_rule(&backend.fresh(encrypted("k1", 1)).await).await;
     unlock_token_rule(&backend.fresh(encrypted("k1", 1)).await).await;
     server_code_and_lookup(&backend.fresh(encrypted("k1", 1)).await).await;
+    placeholders_merge_into_the_first_enrolled_device(&backend.fresh(encrypted("k1", 1)).await)
+        .await;
+    serial_claims_race(Arc::new(backend.fresh(encrypted("k1", 1)).await)).await;
     missing_window(&backend.fresh(encrypted("k1", 1)).await).await;
     failed_unlocks(&backend.fresh(encrypted("k1", 1)).await).await;
     let target = backend.fresh(encrypted("k9", 9)).await;
     export_import(&backend.fresh(encrypted("k1", 1)).await, &target).await;
     keys(backend).await;
+    modes(backend).await;
     concurrency(Arc::new(backend.fresh(encrypted("k1", 1)).await)).await;
 }
 
@@ -56,6 +71,9 @@ pub(crate) async fn suite_memory<B: Backend>(backend: &mut B) {
     retention_rule(&backend.fresh(encrypted("k1", 1)).await).await;
     unlock_token_rule(&backend.fresh(encrypted("k1", 1)).await).await;
     server_code_and_lookup(&backend.fresh(encrypted("k1", 1)).await).await;
+    placeholders_merge_into_the_first_enrolled_device(&backend.fresh(encrypted("k1", 1)).await)
+        .await;
+    serial_claims_race(Arc::new(backend.fresh(encrypted("k1", 1)).await)).await;
     missing_window(&backend.fresh(encrypted("k1", 1)).await).await;
     failed_unlocks(&backend.fresh(encrypted("k1", 1)).await).await;
     let target = backend.fresh(encrypted("k9", 9)).await;
@@ -260,6 +278,183 @@ async fn server_code_and_lookup(store: &impl CodeStore) {
         .await
         .unwrap();
     assert_eq!(store.find("DEPONLY1").await.unwrap()[0].udid, placeholder);
+}
+
+fn identity_with_serial(serial: &str) -> Change {
+    Change::Identity(DeviceIdentity {
+        serial_number: Some(serial.into()),
+        product_type: Some("iPad8,1".into()),
+        ..Default::default()
+    })
+}
+
+/// A server code made for a serial number before its device enrolled waits in a placeholder;
+/// the first device that enrols with that serial number gets it, in one change that also
+/// removes the placeholder (one device, one record, everywhere). A second device claiming the
+/// same serial number is refused, and the refusal is in its history.
+async fn placeholders_merge_into_the_first_enrolled_device(store: &impl CodeStore) {
+    let target = ServerCodeTarget::new("C02EARLY1", None).unwrap();
+    let server = code(0x21);
+    let committed = store
+        .commit_server_code(&target, server.clone(), server.escrow_key(), at(0))
+        .await
+        .unwrap();
+    let placeholder = Udid::for_serial("C02EARLY1").unwrap();
+    assert_eq!(committed.udid, placeholder);
+    // The same serial again lands on the same placeholder (a new code replaces the old one).
+    let again = store
+        .commit_server_code(&target, code(0x22), code(0x22).escrow_key(), at(1))
+        .await
+        .unwrap();
+    assert_eq!(again.udid, placeholder);
+    assert_eq!(store.find("C02EARLY1").await.unwrap().len(), 1);
+    // There is nobody to ask for a device code yet.
+    assert!(
+        store
+            .missing(at(2))
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.record.udid != placeholder)
+    );
+
+    let device = udid("EARLY-DEVICE");
+    let outcome = store
+        .apply(&device, identity_with_serial("C02EARLY1"), at(3))
+        .await
+        .unwrap();
+    assert!(
+        outcome.events.contains(&Event::PlaceholderMerged {
+            placeholder: placeholder.clone()
+        }),
+        "{outcome:?}"
+    );
+    let found = store.find("C02EARLY1").await.unwrap();
+    assert_eq!(found.len(), 1, "one device, one record");
+    assert_eq!(found[0].udid, device);
+    assert_eq!(found[0].server_code.as_ref().unwrap().code, code(0x22));
+    assert!(store.record(&placeholder).await.unwrap().is_none());
+    assert!(
+        !store
+            .records()
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.udid == placeholder)
+    );
+    let trail: Vec<Event> = store
+        .history(&placeholder)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        trail.last(),
+        Some(&Event::MergedInto {
+            udid: device.clone()
+        })
+    );
+    // A server code for the serial number now goes to the enrolled device.
+    let later = store
+        .commit_server_code(&target, code(0x23), code(0x23).escrow_key(), at(4))
+        .await
+        .unwrap();
+    assert_eq!(later.udid, device);
+
+    // Another device claiming the serial number is refused and the refusal recorded.
+    let intruder = udid("INTRUDER");
+    let outcome = store
+        .apply(&intruder, identity_with_serial("C02EARLY1"), at(5))
+        .await
+        .unwrap();
+    assert!(outcome.ignored.contains(&Ignored::SerialTaken));
+    let record = store.record(&intruder).await.unwrap().unwrap();
+    assert_eq!(record.identity.serial_number, None);
+    assert_eq!(record.identity.product_type.as_deref(), Some("iPad8,1"));
+    assert!(record.server_code.is_none());
+    assert!(
+        store
+            .history(&intruder)
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.event
+                == Event::SerialRefused {
+                    serial: "C02EARLY1".into(),
+                    holder: device.clone()
+                })
+    );
+    let found = store.find("C02EARLY1").await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].udid, device);
+    assert_eq!(found[0].server_code.as_ref().unwrap().code, code(0x23));
+    // Nor can a server code be made for the intruder under that serial number.
+    let err = store
+        .commit_server_code(
+            &ServerCodeTarget::new("C02EARLY1", Some("INTRUDER")).unwrap(),
+            code(0x24),
+            code(0x24).escrow_key(),
+            at(6),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::SerialTaken { .. }), "{err}");
+    // A UDID given with another device's serial number is a mismatch.
+    let err = store
+        .commit_server_code(
+            &ServerCodeTarget::new("C02OTHER9", Some("EARLY-DEVICE")).unwrap(),
+            code(0x25),
+            code(0x25).escrow_key(),
+            at(7),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::SerialMismatch { .. }), "{err}");
+}
+
+/// Devices claiming one serial number at the same moment, one of them holding a placeholder's
+/// code: exactly one gets the serial number and the code.
+async fn serial_claims_race<S: CodeStore + 'static>(store: Arc<S>) {
+    for round in 0..4 {
+        let serial = format!("C02RACE{round}");
+        let server = code(0x30 + round);
+        store
+            .commit_server_code(
+                &ServerCodeTarget::new(&serial, None).unwrap(),
+                server.clone(),
+                server.escrow_key(),
+                at(0),
+            )
+            .await
+            .unwrap();
+        let claims: Vec<_> = (0..6)
+            .map(|n| {
+                let store = Arc::clone(&store);
+                let serial = serial.clone();
+                tokio::spawn(async move {
+                    let device = udid(&format!("RACE-{round}-{n}"));
+                    let outcome = store
+                        .apply(&device, identity_with_serial(&serial), at(1))
+                        .await
+                        .unwrap();
+                    (device, outcome)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for claim in claims {
+            let (device, outcome) = claim.await.unwrap();
+            if !outcome.ignored.contains(&Ignored::SerialTaken) {
+                winners.push(device);
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+        let found = store.find(&serial).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].udid, winners[0]);
+        assert_eq!(found[0].server_code.as_ref().unwrap().code, server);
+    }
 }
 
 async fn missing_window(store: &impl CodeStore) {
@@ -537,6 +732,46 @@ async fn keys<B: Backend>(backend: &mut B) {
 }
 
 /// Many tasks write different, equal and empty codes and tokens for the same devices at once.
+/// A store keeps the mode it was made with: an encrypted store cannot be opened in cleartext
+/// mode (which would write secrets in clear next to sealed ones).
+async fn modes<B: Backend>(backend: &mut B) {
+    let store = backend.fresh(encrypted("k1", 1)).await;
+    let d = udid("MODE-1");
+    store
+        .apply(&d, Change::DeviceCode(Some(code(5))), at(0))
+        .await
+        .unwrap();
+    drop(store);
+    let err = backend.try_reopen(Protection::Cleartext).await.unwrap_err();
+    assert!(matches!(err, StoreError::ModeMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("encrypted"), "{err}");
+    // Without a key: the record's secrets cannot be read, and nothing else goes wrong.
+    let locked = backend.reopen(Protection::NoKey).await;
+    let err = locked.record(&d).await.unwrap_err();
+    assert!(matches!(err, StoreError::KeyRequired { .. }), "{err}");
+
+    let clear = backend.fresh(Protection::Cleartext).await;
+    clear
+        .apply(&d, Change::DeviceCode(Some(code(6))), at(0))
+        .await
+        .unwrap();
+    drop(clear);
+    let err = backend.try_reopen(encrypted("k1", 1)).await.unwrap_err();
+    assert!(matches!(err, StoreError::ModeMismatch { .. }), "{err}");
+    let reread = backend.reopen(Protection::Cleartext).await;
+    assert_eq!(
+        reread
+            .record(&d)
+            .await
+            .unwrap()
+            .unwrap()
+            .device_code
+            .unwrap()
+            .code,
+        code(6)
+    );
+}
+
 async fn concurrency<S: CodeStore + 'static>(store: Arc<S>) {
     const DEVICES: usize = 3;
     const TASKS: usize = 48;

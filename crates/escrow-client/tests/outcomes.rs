@@ -492,16 +492,30 @@ impl std::io::Write for Captured {
     }
 }
 
+/// Every log line of this test binary, from the first call on, at every level.
+///
+/// A process-wide subscriber, not a thread's default: `tracing` caches per call site whether
+/// anyone listens, and a call site first reached by another test's thread while only a
+/// thread-local subscriber existed elsewhere could be cached as unheard (a flaky test). Other
+/// tests' lines land here too; they must not hold a secret either.
+fn captured_logs() -> &'static Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+        captured
+    })
+}
+
 #[tokio::test]
 async fn logs_name_codes_by_source_only() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = captured_logs();
 
     let pki = TestPki::new();
     let echo = format!("bad {DEVICE_CODE}");

@@ -73,7 +73,8 @@ pub fn run(command: Command, store: &super::store::StoreArgs) -> Result<ExitCode
             json,
             ..
         } => {
-            let target = alb::store_flow::Target::new(&serial, udid.as_deref())?;
+            let target = alb::store_flow::Target::new(&serial, udid.as_deref())
+                .map_err(alb::store_flow::StoreFlowError::from)?;
             return super::store::generate(store, super::store::Targets::One(target), json);
         }
         Command::Generate {

@@ -206,14 +206,27 @@ pub fn run(command: Command, args: &StoreArgs) -> Result<ExitCode, Error> {
                 Ok(ExitCode::SUCCESS)
             }
             Command::Export { json: _, reveal } => {
-                for record in store.records().await.map_err(StoreFlowError::from)? {
-                    writeln!(
-                        out,
-                        "{}",
-                        RecordJson::from_record(&record, reveal).to_line().as_str()
-                    )?;
+                // Every readable record is exported; each unreadable one is named (a backup
+                // must not stop at one damaged row).
+                let mut unreadable = 0_u64;
+                for result in store.records_each().await.map_err(StoreFlowError::from)? {
+                    match result {
+                        Ok(record) => writeln!(
+                            out,
+                            "{}",
+                            RecordJson::from_record(&record, reveal).to_line().as_str()
+                        )?,
+                        Err(e) => {
+                            eprintln!("alb: export: skipped an unreadable record: {e}");
+                            unreadable += 1;
+                        }
+                    }
                 }
-                Ok(ExitCode::SUCCESS)
+                Ok(if unreadable == 0 {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                })
             }
             Command::Import { file } => import(&store, &mut out, file).await,
             Command::Ingest { files } => ingest(&store, &mut out, files).await,
@@ -408,10 +421,6 @@ async fn missing(store: &AnyStore, out: &mut impl Write, json: bool) -> Result<E
         .await
         .map_err(StoreFlowError::from)?
     {
-        // A device known only by serial number has not enrolled: it cannot be asked yet.
-        if m.record.udid.is_placeholder() {
-            continue;
-        }
         let serial = m.record.identity.serial_number.as_deref();
         if json {
             let line = MissingJson {
@@ -607,6 +616,14 @@ async fn ingest(
                 let device = ingested.udid.as_ref().map_or("-", Udid::as_str);
                 for line in ingested.describe() {
                     writeln!(out, "{source}: {device}: {}: {line}", ingested.message)?;
+                }
+                // A device claiming another enrolled device's serial number was refused.
+                if ingested
+                    .outcomes
+                    .iter()
+                    .any(|o| o.ignored.contains(&code_store::Ignored::SerialTaken))
+                {
+                    skipped += 1;
                 }
             }
             Err(store_flow::IngestError::Store(e)) => return Err(StoreFlowError::Store(e).into()),
