@@ -1,9 +1,11 @@
-//! `cargo xtask fuzz [TARGET] [--seconds N] [--smoke]`: runs cargo-fuzz on every target of
-//! `fuzz/Cargo.toml` (or one), with the committed seed corpora, and reports the executions each
-//! ran without a finding.
+//! `cargo xtask fuzz [TARGET...] [--seconds N] [--runs N] [--parallel N] [--smoke]`: runs
+//! cargo-fuzz on every target of `fuzz/Cargo.toml` (or the ones named), with the committed
+//! seed corpora, and reports the executions each ran without a finding.
 //!
 //! With a nightly toolchain installed the targets run under the address sanitizer
-//! (`cargo +nightly fuzz`); otherwise on stable without a sanitizer (`-s none`).
+//! (`rustup run nightly cargo fuzz`); otherwise on stable without a sanitizer (`-s none`).
+//! `--runs N` stops a target after N executions (or `--seconds`, whichever comes first);
+//! `--parallel N` runs N targets at a time.
 
 use std::process::Command;
 
@@ -14,24 +16,40 @@ const SMOKE_SECONDS: u64 = 5;
 /// Seconds per target by default.
 const DEFAULT_SECONDS: u64 = 60;
 
+/// What to run.
+struct Campaign {
+    seconds: u64,
+    runs: Option<u64>,
+    parallel: usize,
+    targets: Vec<String>,
+    nightly: bool,
+}
+
+fn number(option: &str, value: Option<&String>) -> Result<u64, String> {
+    let value = value.ok_or_else(|| format!("{option} needs a number"))?;
+    value
+        .parse::<u64>()
+        .map_err(|e| format!("{option} {value:?}: {e}"))
+}
+
 /// Runs the fuzz targets.
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut seconds = None;
+    let mut runs = None;
+    let mut parallel = 1;
     let mut smoke = false;
-    let mut only = None;
+    let mut only = Vec::new();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--smoke" => smoke = true,
-            "--seconds" => {
-                let value = args.next().ok_or("--seconds needs a number")?;
-                seconds = Some(
-                    value
-                        .parse::<u64>()
-                        .map_err(|e| format!("--seconds {value:?}: {e}"))?,
-                );
+            "--seconds" => seconds = Some(number("--seconds", args.next())?),
+            "--runs" => runs = Some(number("--runs", args.next())?),
+            "--parallel" => {
+                parallel = usize::try_from(number("--parallel", args.next())?.max(1))
+                    .map_err(|e| e.to_string())?;
             }
-            other if !other.starts_with('-') && only.is_none() => only = Some(other.to_owned()),
+            other if !other.starts_with('-') => only.push(other.to_owned()),
             other => return Err(format!("unexpected argument {other:?}")),
         }
     }
@@ -44,80 +62,130 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let manifest = std::fs::read_to_string(root().join("fuzz/Cargo.toml"))
         .map_err(|e| format!("fuzz/Cargo.toml: {e}"))?;
     let mut targets = targets(&manifest);
-    if let Some(only) = only {
-        if !targets.contains(&only) {
+    if !only.is_empty() {
+        if let Some(unknown) = only.iter().find(|t| !targets.contains(t)) {
             return Err(format!(
-                "no fuzz target {only:?}; targets: {}",
+                "no fuzz target {unknown:?}; targets: {}",
                 targets.join(", ")
             ));
         }
-        targets = vec![only];
+        targets = only;
     }
 
-    let has_cargo_fuzz = Command::new("cargo")
+    let has_cargo_fuzz = shell::cargo()
         .args(["fuzz", "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_cargo_fuzz {
         return Err("cargo-fuzz is not installed: `cargo install cargo-fuzz --locked`".into());
     }
-    let nightly = Command::new("cargo")
-        .args(["+nightly", "--version"])
+    let nightly = Command::new("rustup")
+        .args(["run", "nightly", "cargo", "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
-    let fuzz = |sub: &str| {
-        let mut command = Command::new("cargo");
-        command.current_dir(root());
-        if nightly {
-            command.args(["+nightly", "fuzz", sub]);
-        } else {
-            command.args(["fuzz", sub, "-s", "none"]);
-        }
-        command
+    let campaign = Campaign {
+        seconds,
+        runs,
+        parallel,
+        targets,
+        nightly,
     };
     eprintln!(
-        "fuzzing with {} for {seconds} s per target",
+        "fuzzing with {} for {seconds} s per target{}{}",
         if nightly {
             "nightly + address sanitizer"
         } else {
             "stable, no sanitizer"
+        },
+        runs.map(|n| format!(" or {n} executions"))
+            .unwrap_or_default(),
+        if parallel > 1 {
+            format!(", {parallel} at a time")
+        } else {
+            String::new()
         }
     );
-    shell::run("fuzz build", &mut fuzz("build"))?;
+    shell::run("fuzz build", &mut campaign.fuzz("build"))?;
 
     let mut report = Vec::new();
-    for target in &targets {
-        let corpus = root().join("fuzz/corpus").join(target);
-        std::fs::create_dir_all(&corpus).map_err(|e| format!("{}: {e}", corpus.display()))?;
-        let mut command = fuzz("run");
-        command.arg(target).arg(&corpus).args([
-            "--",
-            &format!("-max_total_time={seconds}"),
-            "-rss_limit_mb=2048",
-            "-max_len=65536",
-            "-print_final_stats=1",
-        ]);
-        eprintln!("\n==> fuzz {target}: {}", shell::describe(&command));
-        let output = shell::capture(&mut command)?;
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        if !output.status.success() {
-            eprintln!("{stderr}");
-            return Err(format!("fuzz target {target} found a failure (see above)"));
+    for group in campaign.targets.chunks(campaign.parallel) {
+        let running: Vec<(&String, std::process::Child)> = group
+            .iter()
+            .map(|target| {
+                let mut command = campaign.run_command(target)?;
+                eprintln!("\n==> fuzz {target}: {}", shell::describe(&command));
+                let child = command
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .map_err(|e| format!("fuzz {target}: cannot start: {e}"))?;
+                Ok((target, child))
+            })
+            .collect::<Result<_, String>>()?;
+        for (target, child) in running {
+            let output = child
+                .wait_with_output()
+                .map_err(|e| format!("fuzz {target}: {e}"))?;
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            if !output.status.success() {
+                eprintln!("{stderr}");
+                return Err(format!("fuzz target {target} found a failure (see above)"));
+            }
+            let stat = |name: &str| {
+                stderr
+                    .lines()
+                    .find_map(|line| line.strip_prefix(name))
+                    .map_or_else(|| "?".to_owned(), |n| n.trim().to_owned())
+            };
+            report.push(format!(
+                "fuzz {target}: {} executions ({} per second, at most {} s), no finding",
+                stat("stat::number_of_executed_units:"),
+                stat("stat::average_exec_per_sec:"),
+                campaign.seconds,
+            ));
         }
-        let execs = stderr
-            .lines()
-            .find_map(|line| line.strip_prefix("stat::number_of_executed_units:"))
-            .map(|n| n.trim().to_owned())
-            .unwrap_or_else(|| "?".into());
-        report.push(format!(
-            "fuzz {target}: {execs} executions in {seconds} s, no finding"
-        ));
     }
     println!("\n== fuzz summary ==");
     for line in report {
         println!("{line}");
     }
     Ok(())
+}
+
+impl Campaign {
+    /// `cargo fuzz SUB` on the chosen toolchain, in the workspace root.
+    fn fuzz(&self, sub: &str) -> Command {
+        if self.nightly {
+            // `+nightly` needs rustup's cargo proxy; `$CARGO` is the stable toolchain's cargo.
+            let mut command = Command::new("rustup");
+            command
+                .current_dir(root())
+                .args(["run", "nightly", "cargo", "fuzz", sub]);
+            command
+        } else {
+            let mut command = shell::cargo();
+            command.args(["fuzz", sub, "-s", "none"]);
+            command
+        }
+    }
+
+    /// `cargo fuzz run TARGET CORPUS -- limits`.
+    fn run_command(&self, target: &str) -> Result<Command, String> {
+        let corpus = root().join("fuzz/corpus").join(target);
+        std::fs::create_dir_all(&corpus).map_err(|e| format!("{}: {e}", corpus.display()))?;
+        let mut command = self.fuzz("run");
+        command.arg(target).arg(&corpus).args([
+            "--",
+            &format!("-max_total_time={}", self.seconds),
+            "-rss_limit_mb=2048",
+            "-max_len=65536",
+            "-print_final_stats=1",
+        ]);
+        if let Some(runs) = self.runs {
+            command.arg(format!("-runs={runs}"));
+        }
+        Ok(command)
+    }
 }
 
 /// The `[[bin]]` names of the fuzz manifest.

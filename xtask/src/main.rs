@@ -4,8 +4,8 @@
 //! cargo xtask test                      fmt check, clippy -D warnings, every test and doc test,
 //!                                       docs, and the no_std check of bypass-code
 //! cargo xtask bench [--quick]           criterion benchmarks, then one summary line per figure
-//! cargo xtask fuzz [TARGET] [--seconds N] [--smoke]
-//!                                       cargo-fuzz on every target (or one)
+//! cargo xtask fuzz [TARGET...] [--seconds N] [--runs N] [--parallel N] [--smoke]
+//!                                       cargo-fuzz on every target (or those named)
 //! cargo xtask demo                      the whole flow on one machine (simulated devices, a
 //!                                       stand-in for Apple's escrow service, a temporary store)
 //! ```
@@ -64,8 +64,9 @@ tasks:
   test                               fmt check, clippy -D warnings, all tests and doc tests,
                                      rustdoc warnings, the no_std check of bypass-code
   bench [--quick]                    criterion benchmarks, then the summary lines
-  fuzz [TARGET] [--seconds N] [--smoke]
-                                     cargo-fuzz on every target (or TARGET); --smoke = a few
+  fuzz [TARGET...] [--seconds N] [--runs N] [--parallel N] [--smoke]
+                                     cargo-fuzz on every target (or those named), each until
+                                     N seconds or N executions, N at a time; --smoke = a few
                                      seconds each
   demo                               the whole flow on one machine: simulated devices, a
                                      stand-in for Apple's escrow service, a temporary store";

@@ -6,6 +6,7 @@ extern crate alloc;
 mod any;
 mod device;
 mod error;
+mod event;
 pub mod export;
 mod key;
 mod memory;
@@ -29,14 +30,15 @@ mod transition;
 pub use any::{AnyStore, StoreLocation, open};
 pub use device::{DeviceIdentity, MAX_FIELD_LEN, MAX_UDID_LEN, Udid, check_field, check_serial};
 pub use error::StoreError;
+pub use event::{Event, Ignored, Outcome};
 pub use key::{KEY_PREFIX, KeyError, KeyRing, Protection, StoreKey};
 pub use memory::MemoryStore;
 pub use mode::{Sealing, StoreMode};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresStore, redact_url};
 pub use record::{
-    AttemptOutcome, Change, CodeKind, DEVICE_CODE_WINDOW_DAYS, DeviceCode, DeviceRecord, Event,
-    Ignored, Outcome, ServerCode, StoredUnlockToken, UnlockAttempt,
+    AttemptOutcome, Change, CodeKind, DEVICE_CODE_WINDOW_DAYS, DeviceCode, DeviceRecord,
+    ServerCode, StoredUnlockToken, UnlockAttempt,
 };
 pub use row::HistoryEntry;
 #[cfg(feature = "sqlite")]

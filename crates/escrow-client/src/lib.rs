@@ -6,6 +6,7 @@ extern crate alloc;
 mod client;
 mod config;
 mod excerpt;
+mod field;
 mod identity;
 mod outcome;
 mod request;
@@ -18,15 +19,16 @@ pub use config::{
     TrustRoots,
 };
 pub use excerpt::BodyExcerpt;
+pub use field::{
+    Field, MAX_SERIAL_LEN, MAX_TEXT_LEN, RequestError, check_typed_imei, imei_check_digit,
+    normalize_imei, normalize_meid,
+};
 pub use identity::{Identity, IdentityError, MAX_IDENTITY_FILE_BYTES};
 pub use outcome::{
     AttemptReport, AttemptResult, CodeSource, CodeVerdict, StatusClass, TransportFailure,
     UnlockOutcome, Verdict,
 };
-pub use request::{
-    Field, MAX_SERIAL_LEN, MAX_TEXT_LEN, RequestError, UnlockRequest, UnlockRequestBuilder,
-    check_typed_imei, imei_check_digit, normalize_imei, normalize_meid,
-};
+pub use request::{UnlockRequest, UnlockRequestBuilder};
 
 /// Re-exported so callers can name the code type without a separate dependency.
 pub use bypass_code::BypassCode;
