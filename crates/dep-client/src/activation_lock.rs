@@ -282,7 +282,9 @@ impl DepClient {
         requests: Vec<ActivationLockRequest>,
         max_in_flight: usize,
     ) -> Vec<Result<ActivationLockOutcome, DepError>> {
-        let permits = alloc::sync::Arc::new(Semaphore::new(max_in_flight.clamp(1, Semaphore::MAX_PERMITS)));
+        let permits = alloc::sync::Arc::new(Semaphore::new(
+            max_in_flight.clamp(1, Semaphore::MAX_PERMITS),
+        ));
         let mut tasks = JoinSet::new();
         let count = requests.len();
         for (index, request) in requests.into_iter().enumerate() {

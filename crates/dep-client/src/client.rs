@@ -36,6 +36,8 @@ pub const SESSION_PATH: &str = "/session";
 pub const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF8";
 
 const SESSION_ENDPOINT: &str = "GET /session";
+/// Re-sends of one request with a session that others replaced while it was in flight.
+const MAX_STALE_RESENDS: u32 = 3;
 
 /// One endpoint of the service: its method and path, its JSON body, how its `200` body reads.
 /// Every endpoint goes through the same session layer ([`DepClient::send`]).
@@ -164,25 +166,22 @@ impl DepClient {
     /// typed `401`/`403`/`400` answers; [`DepError::Unavailable`] when `429`/`5xx` did not
     /// clear; time-outs, TLS and connection failures; oversized or malformed bodies.
     pub async fn send<R: DepRequest + Sync>(&self, request: &R) -> Result<R::Response, DepError> {
-        let uri = self
-            .inner
-            .config
-            .base_url
-            .join(R::PATH)
-            .map_err(|error| DepError::Connection {
-                endpoint: R::ENDPOINT,
-                message: format!("cannot build the URL: {error}"),
-            })?;
+        let uri =
+            self.inner
+                .config
+                .base_url
+                .join(R::PATH)
+                .map_err(|error| DepError::Connection {
+                    endpoint: R::ENDPOINT,
+                    message: format!("cannot build the URL: {error}"),
+                })?;
         let body = request.body();
         let mut stale = None;
         let mut reauthenticated = false;
+        let mut stale_resends = 0;
         let mut attempt = 0;
         loop {
-            let session = self
-                .inner
-                .session
-                .get(stale, || self.new_session())
-                .await?;
+            let session = self.inner.session.get(stale, || self.new_session()).await?;
             attempt += 1;
             let mut builder = Request::builder().method(R::METHOD);
             builder = self.common_headers(builder);
@@ -192,15 +191,25 @@ impl DepClient {
             );
             let payload = match &body {
                 Some(bytes) => {
-                    builder = builder.header(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+                    builder =
+                        builder.header(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
                     SecretBody::new(bytes.clone())
                 }
                 None => SecretBody::empty(),
             };
             let http_request = build_request(R::ENDPOINT, builder, uri.clone(), payload)?;
-            let answer = self.inner.transport.exchange(R::ENDPOINT, http_request).await?;
+            let answer = self
+                .inner
+                .transport
+                .exchange(R::ENDPOINT, http_request)
+                .await?;
             self.adopt_rotated(&session, &answer);
-            tracing::debug!(endpoint = R::ENDPOINT, status = answer.status, attempt, "DEP answer");
+            tracing::debug!(
+                endpoint = R::ENDPOINT,
+                status = answer.status,
+                attempt,
+                "DEP answer"
+            );
             if (200..300).contains(&answer.status) {
                 return request
                     .parse(&answer.body)
@@ -209,7 +218,16 @@ impl DepClient {
                         reason,
                     });
             }
-            match self.next_step(R::ENDPOINT, &answer, reauthenticated, attempt) {
+            // A request sent with a session that another request has since replaced (rotated
+            // or renewed) is re-sent with the current one: that is not this request's one
+            // re-authentication.
+            let replaced = self.inner.session.generation() != session.generation
+                && stale_resends < MAX_STALE_RESENDS;
+            match self.next_step(R::ENDPOINT, &answer, reauthenticated && !replaced, attempt) {
+                Next::Reauthenticate if replaced => {
+                    stale_resends += 1;
+                    stale = None;
+                }
                 Next::Reauthenticate => {
                     reauthenticated = true;
                     stale = Some(session.generation);
@@ -221,7 +239,10 @@ impl DepClient {
         }
     }
 
-    fn common_headers(&self, builder: hyper::http::request::Builder) -> hyper::http::request::Builder {
+    fn common_headers(
+        &self,
+        builder: hyper::http::request::Builder,
+    ) -> hyper::http::request::Builder {
         builder
             .header(USER_AGENT, self.inner.user_agent.clone())
             .header(
@@ -370,7 +391,12 @@ impl DepClient {
         if wait > policy.max_wait {
             return Next::Fail(give_up);
         }
-        tracing::info!(endpoint, status = answer.status, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "DEP asks to wait");
+        tracing::info!(
+            endpoint,
+            status = answer.status,
+            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            "DEP asks to wait"
+        );
         Next::Wait(wait)
     }
 }
@@ -418,4 +444,3 @@ fn parse_session(body: &[u8]) -> Result<Secret, DepError> {
 pub fn parse_session_answer(body: &[u8]) -> Result<Secret, DepError> {
     parse_session(body)
 }
-

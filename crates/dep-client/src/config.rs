@@ -324,13 +324,19 @@ impl DepConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.user_agent_header()?;
         if self.connect_timeout.is_zero() {
-            return Err(ConfigError::InvalidSetting("connect_timeout must be positive"));
+            return Err(ConfigError::InvalidSetting(
+                "connect_timeout must be positive",
+            ));
         }
         if self.request_timeout.is_zero() {
-            return Err(ConfigError::InvalidSetting("request_timeout must be positive"));
+            return Err(ConfigError::InvalidSetting(
+                "request_timeout must be positive",
+            ));
         }
         if self.max_body_bytes == 0 {
-            return Err(ConfigError::InvalidSetting("max_body_bytes must be positive"));
+            return Err(ConfigError::InvalidSetting(
+                "max_body_bytes must be positive",
+            ));
         }
         if self.throttle.max_attempts == 0 {
             return Err(ConfigError::InvalidSetting(
@@ -365,16 +371,28 @@ mod tests {
             "https://127.0.0.1:8443/prefix/session"
         );
         assert_eq!(
-            BaseUrl::default().join("/device/activationlock").unwrap().to_string(),
+            BaseUrl::default()
+                .join("/device/activationlock")
+                .unwrap()
+                .to_string(),
             "https://mdmenrollment.apple.com/device/activationlock"
         );
         assert!(matches!(
             BaseUrl::parse("http://mdmenrollment.apple.com"),
             Err(ConfigError::InsecureBaseUrl { scheme }) if scheme == "http"
         ));
-        assert!(matches!(BaseUrl::parse("https://x/?a=b"), Err(ConfigError::BaseUrlWithQuery)));
-        assert!(matches!(BaseUrl::parse("https://x/#a"), Err(ConfigError::BaseUrlWithQuery)));
-        assert!(matches!(BaseUrl::parse("/session"), Err(ConfigError::InvalidBaseUrl { .. })));
+        assert!(matches!(
+            BaseUrl::parse("https://x/?a=b"),
+            Err(ConfigError::BaseUrlWithQuery)
+        ));
+        assert!(matches!(
+            BaseUrl::parse("https://x/#a"),
+            Err(ConfigError::BaseUrlWithQuery)
+        ));
+        assert!(matches!(
+            BaseUrl::parse("/session"),
+            Err(ConfigError::InvalidBaseUrl { .. })
+        ));
     }
 
     #[test]
@@ -385,7 +403,10 @@ mod tests {
                 user_agent: agent.to_owned(),
                 ..DepConfig::default()
             };
-            assert!(matches!(config.validate(), Err(ConfigError::InvalidUserAgent)), "{agent:?}");
+            assert!(
+                matches!(config.validate(), Err(ConfigError::InvalidUserAgent)),
+                "{agent:?}"
+            );
         }
         let config = DepConfig {
             throttle: ThrottlePolicy {

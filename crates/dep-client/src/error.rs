@@ -21,7 +21,9 @@ pub enum RequestError {
         max: usize,
     },
     /// The lost-mode message is too long or has control characters other than line breaks.
-    #[error("the lost message must be at most {max} characters without control characters (line breaks allowed)")]
+    #[error(
+        "the lost message must be at most {max} characters without control characters (line breaks allowed)"
+    )]
     InvalidLostMessage {
         /// The longest message accepted, in characters.
         max: usize,
@@ -52,7 +54,9 @@ pub enum DepError {
     },
     /// `403 T_C_NOT_SIGNED`: the organisation must accept Apple's new terms in the portal;
     /// re-authenticating does not help.
-    #[error("{endpoint}: 403 T_C_NOT_SIGNED: an administrator must accept the new terms and conditions in Apple Business/School Manager")]
+    #[error(
+        "{endpoint}: 403 T_C_NOT_SIGNED: an administrator must accept the new terms and conditions in Apple Business/School Manager"
+    )]
     TermsNotSigned {
         /// The endpoint.
         endpoint: &'static str,

@@ -75,22 +75,29 @@ pub fn service_code(body: &[u8]) -> Option<String> {
     let text = core::str::from_utf8(body).ok()?.trim();
     let candidate = match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::String(code)) => code,
-        Ok(serde_json::Value::Object(fields)) => ["code", "error", "error_code", "errorCode", "message"]
-            .iter()
-            .find_map(|key| fields.get(*key).and_then(serde_json::Value::as_str))
-            .map(str::to_owned)?,
+        Ok(serde_json::Value::Object(fields)) => {
+            ["code", "error", "error_code", "errorCode", "message"]
+                .iter()
+                .find_map(|key| fields.get(*key).and_then(serde_json::Value::as_str))
+                .map(str::to_owned)?
+        }
         _ => text.to_owned(),
     };
     candidate
         .split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
-        .find(|word| word.len() >= 3 && word.contains('_') && word.starts_with(|c: char| c.is_ascii_uppercase()))
+        .find(|word| {
+            word.len() >= 3
+                && word.contains('_')
+                && word.starts_with(|c: char| c.is_ascii_uppercase())
+        })
         .map(str::to_owned)
 }
 
 /// Whether the body contains this code (substring: Apple's bodies vary in form).
 #[must_use]
 pub fn body_has(body: &[u8], code: &str) -> bool {
-    body.windows(code.len()).any(|window| window == code.as_bytes())
+    body.windows(code.len())
+        .any(|window| window == code.as_bytes())
 }
 
 #[cfg(test)]
@@ -106,7 +113,11 @@ mod tests {
             br#"{"error":"USER_AGENT_INVALID"}"#,
             b"error: USER_AGENT_INVALID (see docs)",
         ] {
-            assert_eq!(service_code(body).as_deref(), Some("USER_AGENT_INVALID"), "{body:?}");
+            assert_eq!(
+                service_code(body).as_deref(),
+                Some("USER_AGENT_INVALID"),
+                "{body:?}"
+            );
         }
         assert_eq!(service_code(b"Bad Request"), None);
         assert_eq!(service_code(b"\xff\xfe"), None);
@@ -121,6 +132,9 @@ mod tests {
         assert_eq!(excerpt.as_bytes().len(), EXCERPT_BYTES);
         assert!(excerpt.is_truncated());
         assert!(excerpt.to_text().ends_with('…'));
-        assert_eq!(BodyExcerpt::new(b"a\x1b[2Jb\n").to_text(), "a\\u{1b}[2Jb\\n");
+        assert_eq!(
+            BodyExcerpt::new(b"a\x1b[2Jb\n").to_text(),
+            "a\\u{1b}[2Jb\\n"
+        );
     }
 }

@@ -250,8 +250,13 @@ mod tests {
         assert_eq!(percent_encode("abcABC123-._~"), "abcABC123-._~");
         assert_eq!(percent_encode("a b+c/d=e&f%"), "a%20b%2Bc%2Fd%3De%26f%25");
         assert_eq!(percent_encode("é"), "%C3%A9");
-        let uri: Uri = "HTTPS://MdmEnrollment.Apple.com:443/session?x=1".parse().unwrap();
-        assert_eq!(base_string_uri(&uri), "https://mdmenrollment.apple.com/session");
+        let uri: Uri = "HTTPS://MdmEnrollment.Apple.com:443/session?x=1"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            base_string_uri(&uri),
+            "https://mdmenrollment.apple.com/session"
+        );
         let uri: Uri = "https://127.0.0.1:8443".parse().unwrap();
         assert_eq!(base_string_uri(&uri), "https://127.0.0.1:8443/");
         let uri: Uri = "http://example.com:80/r%20v".parse().unwrap();
@@ -270,7 +275,10 @@ mod tests {
                 ("oauth_x".to_owned(), String::new())
             ]
         );
-        assert_eq!(parse_authorization("Basic x"), Err(HeaderParseError::NotOAuth));
+        assert_eq!(
+            parse_authorization("Basic x"),
+            Err(HeaderParseError::NotOAuth)
+        );
         assert!(matches!(
             parse_authorization("OAuth a=b"),
             Err(HeaderParseError::BadParameter { index: 0 })

@@ -106,6 +106,11 @@ impl Session {
         }
     }
 
+    /// The generation of the session held now.
+    pub(crate) fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
     /// Counts a request re-sent with a new session.
     pub(crate) fn count_resend(&self) {
         self.resent.fetch_add(1, Ordering::Relaxed);
@@ -149,13 +154,17 @@ mod tests {
         session.adopt(first.generation + 7, Secret::from("OLD"));
         session.adopt(first.generation, Secret::from("S2"));
         let rotated = session
-            .get(Some(first.generation), || async { panic!("rotation made it fresh") })
+            .get(Some(first.generation), || async {
+                panic!("rotation made it fresh")
+            })
             .await
             .unwrap();
         assert_eq!(rotated.token.expose(), "S2");
         // Stale: authenticates again.
         let fresh = session
-            .get(Some(rotated.generation), || async { Ok(Secret::from("S3")) })
+            .get(Some(rotated.generation), || async {
+                Ok(Secret::from("S3"))
+            })
             .await
             .unwrap();
         assert_eq!(fresh.token.expose(), "S3");

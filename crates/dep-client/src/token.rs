@@ -21,7 +21,9 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use x509_cert::Certificate;
 use zeroize::Zeroizing;
 
-pub use envelope::{ID_AES128_CBC, ID_AES192_CBC, ID_AES256_CBC, ID_ENVELOPED_DATA, RSA_ENCRYPTION};
+pub use envelope::{
+    ID_AES128_CBC, ID_AES192_CBC, ID_AES256_CBC, ID_ENVELOPED_DATA, RSA_ENCRYPTION,
+};
 pub use key::{
     DEFAULT_CERTIFICATE_VALIDITY, KeyError, MAX_KEY_FILE_BYTES, TOKEN_KEY_BITS, TokenKeyPair,
     TokenPrivateKey, certificate_der,
@@ -308,11 +310,12 @@ impl ServerToken {
         };
         // Room for the worst-case escaping up front: the buffer never reallocates, so no
         // copy of a secret is left behind unwiped.
-        let room = 6 * (self.consumer_key.len()
-            + self.consumer_secret.len()
-            + self.access_token.len()
-            + self.access_secret.len()
-            + expiry.len())
+        let room = 6
+            * (self.consumer_key.len()
+                + self.consumer_secret.len()
+                + self.access_token.len()
+                + self.access_secret.len()
+                + expiry.len())
             + 160;
         let mut out = Zeroizing::new(Vec::with_capacity(room));
         // Serialising strings into a Vec cannot fail.
@@ -408,15 +411,13 @@ fn check_key_matches(certificate: &Certificate, key: &TokenPrivateKey) -> Result
         .map_err(|error| TokenError::BadCertificate {
             reason: error.to_string(),
         })?;
-    let public = rsa::PublicKey::from_public_key_der(&spki).map_err(|error| {
-        TokenError::BadCertificate {
+    let public =
+        rsa::PublicKey::from_public_key_der(&spki).map_err(|error| TokenError::BadCertificate {
             reason: format!("its public key is not RSA: {error}"),
-        }
-    })?;
+        })?;
     let own = key.public_key();
     if public.n() != own.n() || public.e() != own.e() {
         return Err(TokenError::KeyDoesNotMatchCertificate);
     }
     Ok(())
 }
-

@@ -200,7 +200,9 @@ pub struct StandIn {
 
 impl core::fmt::Debug for StandIn {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("StandIn").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("StandIn")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -296,7 +298,10 @@ impl StandIn {
 
     /// User-Agents starting with this (case-insensitive) get `400 USER_AGENT_INVALID`.
     pub fn reject_user_agent(&self, prefix: &str) {
-        self.shared.lock().rejected_agents.push(prefix.to_ascii_lowercase());
+        self.shared
+            .lock()
+            .rejected_agents
+            .push(prefix.to_ascii_lowercase());
     }
 
     /// Queues canned answers for a path (`/session`, `/device/activationlock`), played in
@@ -428,7 +433,10 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Reply {
             state.requests.push(recorded.clone());
         }
     }
-    let agent = recorded.header("user-agent").unwrap_or_default().to_ascii_lowercase();
+    let agent = recorded
+        .header("user-agent")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     if agent.is_empty() {
         return error(shared, 400, "USER_AGENT_MISSING");
     }
@@ -489,10 +497,16 @@ async fn play(scripted: Scripted) -> Reply {
     };
     let mut reply = Response::new(body);
     *reply.status_mut() = StatusCode::from_u16(scripted.status).unwrap_or(StatusCode::OK);
-    if let Some(value) = scripted.retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+    if let Some(value) = scripted
+        .retry_after
+        .and_then(|v| HeaderValue::from_str(&v).ok())
+    {
         reply.headers_mut().insert(RETRY_AFTER, value);
     }
-    if let Some(value) = scripted.session.and_then(|v| HeaderValue::from_str(&v).ok()) {
+    if let Some(value) = scripted
+        .session
+        .and_then(|v| HeaderValue::from_str(&v).ok())
+    {
         reply.headers_mut().insert(SESSION_HEADER, value);
     }
     reply
@@ -534,7 +548,11 @@ fn session(shared: &Shared, request: &RecordedRequest, host: &str) -> Reply {
     }
     let (reject, terms, denied) = {
         let state = shared.lock();
-        (state.reject_tokens, state.terms_not_signed, state.access_denied)
+        (
+            state.reject_tokens,
+            state.terms_not_signed,
+            state.access_denied,
+        )
     };
     if reject {
         return text(401, "UNAUTHORIZED");
@@ -581,9 +599,8 @@ fn verify_oauth(shared: &Shared, request: &RecordedRequest, host: &str) -> Resul
     }
     let token = &shared.token;
     let key_ok = get("oauth_consumer_key").is_some_and(|k| k == token.consumer_key());
-    let token_ok = get("oauth_token").is_some_and(|t| {
-        bool::from(t.as_bytes().ct_eq(token.access_token().expose().as_bytes()))
-    });
+    let token_ok = get("oauth_token")
+        .is_some_and(|t| bool::from(t.as_bytes().ct_eq(token.access_token().expose().as_bytes())));
     if !(key_ok && token_ok) {
         return Err("unknown consumer key or token".to_owned());
     }
@@ -597,7 +614,9 @@ fn verify_oauth(shared: &Shared, request: &RecordedRequest, host: &str) -> Resul
     if now.abs_diff(timestamp) > window.unsigned_abs() {
         return Err("timestamp outside the window".to_owned());
     }
-    let nonce = get("oauth_nonce").filter(|n| !n.is_empty()).ok_or("empty nonce")?;
+    let nonce = get("oauth_nonce")
+        .filter(|n| !n.is_empty())
+        .ok_or("empty nonce")?;
     let nonce_key = format!("{timestamp}:{nonce}");
     if shared.lock().nonces.contains(&nonce_key) {
         return Err("nonce reused".to_owned());
@@ -631,7 +650,10 @@ fn check_session(shared: &Shared, request: &RecordedRequest) -> Result<Option<St
         drop(state);
         return Err(error(shared, 403, "T_C_NOT_SIGNED"));
     }
-    let token = request.header(SESSION_HEADER).unwrap_or_default().to_owned();
+    let token = request
+        .header(SESSION_HEADER)
+        .unwrap_or_default()
+        .to_owned();
     let rotate_every = state.rotate_every;
     let known = !state.reject_tokens && state.sessions.contains_key(&token);
     if token.is_empty() || !known {
@@ -671,7 +693,8 @@ fn activation_lock(shared: &Shared, request: &RecordedRequest) -> Reply {
         .escrow_key
         .as_deref()
         .is_none_or(|k| k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit()));
-    if !json_type || body.device.is_empty() || !hex_key || body.lost_message.as_deref() == Some("") {
+    if !json_type || body.device.is_empty() || !hex_key || body.lost_message.as_deref() == Some("")
+    {
         return error(shared, 400, "MALFORMED_REQUEST_BODY");
     }
     let mut state = shared.lock();

@@ -3,7 +3,10 @@
 //! AES-CBC), BER with indefinite lengths (or DER), S/MIME-wrapped (or PEM, base64, raw).
 //! Every layer can be spoiled on purpose, to test each error.
 
-use aes::cipher::{BlockModeEncrypt as _, KeyIvInit as _, block_padding::{NoPadding, Pkcs7}};
+use aes::cipher::{
+    BlockModeEncrypt as _, KeyIvInit as _,
+    block_padding::{NoPadding, Pkcs7},
+};
 use cms::{
     cert::IssuerAndSerialNumber,
     content_info::{CmsVersion, ContentInfo},
@@ -85,7 +88,9 @@ pub struct TokenFileBuilder {
 /// The inner MIME part as the portal writes it, around this JSON.
 #[must_use]
 pub fn token_message(json: &[u8]) -> Vec<u8> {
-    let mut out = b"Content-Type: text/plain;charset=UTF-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n".to_vec();
+    let mut out =
+        b"Content-Type: text/plain;charset=UTF-8\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
+            .to_vec();
     out.extend_from_slice(BEGIN_MESSAGE.as_bytes());
     out.push(b'\n');
     out.extend_from_slice(json);
@@ -194,7 +199,10 @@ impl TokenFileBuilder {
         let key = match &self.encrypt_to {
             Some(key) => key.clone(),
             None => {
-                let spki = recipient.tbs_certificate().subject_public_key_info().to_der()?;
+                let spki = recipient
+                    .tbs_certificate()
+                    .subject_public_key_info()
+                    .to_der()?;
                 PublicKey::from_public_key_der(&spki).expect("an RSA certificate")
             }
         };
@@ -297,9 +305,11 @@ pub fn wrap(cms: &[u8], wrapping: Wrapping) -> Vec<u8> {
     match wrapping {
         Wrapping::Raw => cms.to_vec(),
         Wrapping::Base64 => lines().into_bytes(),
-        Wrapping::Pem(label) => {
-            format!("-----BEGIN {label}-----\n{}-----END {label}-----\n", lines()).into_bytes()
-        }
+        Wrapping::Pem(label) => format!(
+            "-----BEGIN {label}-----\n{}-----END {label}-----\n",
+            lines()
+        )
+        .into_bytes(),
         Wrapping::Smime => format!(
             "Content-Type: application/pkcs7-mime; name=smime.p7m; smime-type=enveloped-data\r\n\
              Content-Transfer-Encoding: base64\r\n\
@@ -379,12 +389,18 @@ fn split_tlv(input: &[u8]) -> Result<(&[u8], &[u8], &[u8]), &'static str> {
         let bytes = input
             .get(tag_len + 1..tag_len + 1 + count)
             .ok_or("truncated length")?;
-        let length = bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let length = bytes
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
         (length, tag_len + 1 + count)
     };
     let end = header.checked_add(length).ok_or("length overflow")?;
     let value = input.get(header..end).ok_or("truncated value")?;
-    Ok((input.get(..tag_len).ok_or("no tag")?, value, input.get(end..).unwrap_or_default()))
+    Ok((
+        input.get(..tag_len).ok_or("no tag")?,
+        value,
+        input.get(end..).unwrap_or_default(),
+    ))
 }
 
 fn write_length(out: &mut Vec<u8>, length: usize) {

@@ -22,11 +22,9 @@ pub const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.8
 /// `id-aes128-CBC` (RFC 3565).
 pub const ID_AES128_CBC: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.1.2");
 /// `id-aes192-CBC` (RFC 3565).
-pub const ID_AES192_CBC: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.1.22");
+pub const ID_AES192_CBC: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.1.22");
 /// `id-aes256-CBC` (RFC 3565).
-pub const ID_AES256_CBC: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.1.42");
+pub const ID_AES256_CBC: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.1.42");
 
 /// The AES block (and CBC IV) size.
 const BLOCK: usize = 16;
@@ -168,7 +166,10 @@ fn recover_content_key(
                 id.issuer == *tbs.issuer() && id.serial_number == *tbs.serial_number()
             }
             RecipientIdentifier::SubjectKeyIdentifier(id) => {
-                seen.push(format!("subject key identifier {}", hex_string(id.0.as_bytes())));
+                seen.push(format!(
+                    "subject key identifier {}",
+                    hex_string(id.0.as_bytes())
+                ));
                 subject_key_id
                     .as_ref()
                     .is_some_and(|own| own.0.as_bytes() == id.0.as_bytes())

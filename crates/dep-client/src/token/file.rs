@@ -13,7 +13,11 @@ pub(super) fn cms_bytes(input: &[u8]) -> Result<Vec<u8>, TokenError> {
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     let trimmed = trim_start(input);
     match trimmed.first() {
-        None => return Err(TokenError::NotSmime { reason: "the file is empty" }),
+        None => {
+            return Err(TokenError::NotSmime {
+                reason: "the file is empty",
+            });
+        }
         // A SEQUENCE tag: raw BER or DER (a `.p7m` saved in binary form).
         Some(0x30) => return Ok(trimmed.to_vec()),
         Some(_) => {}
@@ -196,7 +200,10 @@ mod tests {
         assert_eq!(body, b"BODY");
         assert!(split_headers(b"MIAGCSqG\n").is_none());
         assert!(split_headers(b"Content-Type: a").is_none());
-        assert_eq!(media_type(" Application/PKCS7-MIME ; x=y"), "application/pkcs7-mime");
+        assert_eq!(
+            media_type(" Application/PKCS7-MIME ; x=y"),
+            "application/pkcs7-mime"
+        );
     }
 
     #[test]
@@ -243,7 +250,10 @@ mod tests {
             cms_bytes(b"Content-Type: application/pkcs7-mime\n\nMAMCAQA\n"),
             Err(TokenError::BadBase64 { .. })
         ));
-        assert!(matches!(cms_bytes(b"hello, world"), Err(TokenError::NotSmime { .. })));
+        assert!(matches!(
+            cms_bytes(b"hello, world"),
+            Err(TokenError::NotSmime { .. })
+        ));
         assert_eq!(printable("a\u{1b}b"), "a\\u{1b}b");
     }
 }

@@ -31,7 +31,7 @@ pub enum KeyError {
     },
     /// Not an RSA private key in PKCS#8 or PKCS#1, PEM or DER.
     #[error("not an RSA private key (PKCS#8 or PKCS#1, PEM or DER): {reason}")]
-    NotPrivateKey {
+    NotRsaPrivateKey {
         /// What the decoder reported.
         reason: String,
     },
@@ -80,7 +80,7 @@ impl TokenPrivateKey {
     /// (either form).
     ///
     /// # Errors
-    /// [`KeyError::TooLarge`], [`KeyError::NotPrivateKey`] (neither form, not RSA, or
+    /// [`KeyError::TooLarge`], [`KeyError::NotRsaPrivateKey`] (neither form, not RSA, or
     /// encrypted), [`KeyError::KeyTooSmall`].
     pub fn from_pem_or_der(input: &[u8]) -> Result<Self, KeyError> {
         if input.len() > MAX_KEY_FILE_BYTES {
@@ -90,7 +90,7 @@ impl TokenPrivateKey {
             });
         }
         let key = if input.trim_ascii_start().starts_with(b"-----BEGIN") {
-            let text = core::str::from_utf8(input).map_err(|_| KeyError::NotPrivateKey {
+            let text = core::str::from_utf8(input).map_err(|_| KeyError::NotRsaPrivateKey {
                 reason: "the PEM text is not UTF-8".to_owned(),
             })?;
             if text.contains("-----BEGIN RSA PRIVATE KEY-----") {
@@ -98,7 +98,7 @@ impl TokenPrivateKey {
             } else if text.contains("-----BEGIN PRIVATE KEY-----") {
                 PrivateKey::from_pkcs8_pem(text).map_err(not_rsa)?
             } else {
-                return Err(KeyError::NotPrivateKey {
+                return Err(KeyError::NotRsaPrivateKey {
                     reason: "no `PRIVATE KEY` or `RSA PRIVATE KEY` PEM block".to_owned(),
                 });
             }
@@ -106,7 +106,7 @@ impl TokenPrivateKey {
             match PrivateKey::from_pkcs8_der(input) {
                 Ok(key) => key,
                 Err(pkcs8) => PrivateKey::from_pkcs1_der(input).map_err(|pkcs1| {
-                    KeyError::NotPrivateKey {
+                    KeyError::NotRsaPrivateKey {
                         reason: format!("as PKCS#8: {pkcs8}; as PKCS#1: {pkcs1}"),
                     }
                 })?,
@@ -166,7 +166,7 @@ impl TokenPrivateKey {
 }
 
 fn not_rsa(error: impl fmt::Display) -> KeyError {
-    KeyError::NotPrivateKey {
+    KeyError::NotRsaPrivateKey {
         reason: error.to_string(),
     }
 }
@@ -242,9 +242,12 @@ impl TokenKeyPair {
         let cert_error = |error: rcgen::Error| KeyError::Certificate {
             reason: error.to_string(),
         };
-        let pkcs8 = key.0.to_pkcs8_der().map_err(|error| KeyError::Certificate {
-            reason: error.to_string(),
-        })?;
+        let pkcs8 = key
+            .0
+            .to_pkcs8_der()
+            .map_err(|error| KeyError::Certificate {
+                reason: error.to_string(),
+            })?;
         let signer = KeyPair::from_pkcs8_der_and_sign_algo(
             &PrivatePkcs8KeyDer::from(pkcs8.as_bytes()),
             &rcgen::PKCS_RSA_SHA256,

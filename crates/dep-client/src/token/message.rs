@@ -90,7 +90,7 @@ pub(super) fn token_json(content: &[u8]) -> Result<&[u8], MessageError> {
         .get(begin + BEGIN_MESSAGE.len()..)
         .ok_or(MessageError::NoEndMarker)?;
     let end = find(after, END_MESSAGE.as_bytes()).ok_or(MessageError::NoEndMarker)?;
-    Ok(after.get(..end).unwrap_or_default())
+    Ok(after.get(..end).unwrap_or_default().trim_ascii())
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -168,7 +168,9 @@ impl<'de> Deserialize<'de> for Plain {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_string(StringVisitor).map(Secret::new)
+        deserializer
+            .deserialize_string(StringVisitor)
+            .map(Secret::new)
     }
 }
 
@@ -198,9 +200,10 @@ mod tests {
 
     #[test]
     fn finds_the_json_with_or_without_mime_headers() {
-        let framed =
-            format!("Content-Type: text/plain;charset=UTF-8\r\n\r\n{BEGIN_MESSAGE}\n{JSON}\n{END_MESSAGE}\n");
-        assert_eq!(token_json(framed.as_bytes()).unwrap().trim_ascii(), JSON.as_bytes());
+        let framed = format!(
+            "Content-Type: text/plain;charset=UTF-8\r\n\r\n{BEGIN_MESSAGE}\n{JSON}\n{END_MESSAGE}\n"
+        );
+        assert_eq!(token_json(framed.as_bytes()).unwrap(), JSON.as_bytes());
         let bare = format!("{BEGIN_MESSAGE}{JSON}{END_MESSAGE}");
         assert_eq!(token_json(bare.as_bytes()).unwrap(), JSON.as_bytes());
         let fields = parse_fields(JSON.as_bytes()).unwrap();
