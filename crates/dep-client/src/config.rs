@@ -13,7 +13,7 @@ pub const DEFAULT_BASE_URL: &str = "https://mdmenrollment.apple.com";
 /// What the client calls itself unless told otherwise: a product name, as Apple requires
 /// (it has refused generic library names with `400 USER_AGENT_INVALID`).
 pub const DEFAULT_USER_AGENT: &str = concat!("alb-mdm/", env!("CARGO_PKG_VERSION"));
-/// The `X-Server-Protocol-Version` sent unless told otherwise (what NanoDEP sends).
+/// The `X-Server-Protocol-Version` sent unless told otherwise (what `NanoDEP` sends).
 pub const DEFAULT_PROTOCOL_VERSION: u32 = 7;
 /// The largest CA file [`TrustRoots::from_pem_file`] reads.
 pub const MAX_CA_FILE_BYTES: usize = 4 * 1024 * 1024;

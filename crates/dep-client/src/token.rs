@@ -2,7 +2,7 @@
 //! as an S/MIME file encrypted to the MDM server's certificate.
 //!
 //! Reading one goes through four layers, each with its own error:
-//! the file's outer form (S/MIME, PEM, base64, BER/DER) → the CMS EnvelopedData
+//! the file's outer form (S/MIME, PEM, base64, BER/DER) → the CMS `EnvelopedData`
 //! (recipient, RSA key transport, AES-CBC content) → the inner MIME part and its
 //! `-----BEGIN MESSAGE-----` markers → the JSON fields.
 
@@ -89,7 +89,7 @@ pub enum TokenError {
         /// The OID found.
         content_type: String,
     },
-    /// The EnvelopedData structure does not decode.
+    /// The `EnvelopedData` structure does not decode.
     #[error("the CMS EnvelopedData is malformed: {reason}")]
     BadEnvelope {
         /// What the ASN.1 decoder reported.
@@ -139,7 +139,7 @@ pub enum TokenError {
         /// What is wrong.
         reason: String,
     },
-    /// The EnvelopedData carries no encrypted content (detached).
+    /// The `EnvelopedData` carries no encrypted content (detached).
     #[error("the CMS EnvelopedData has no encrypted content")]
     NoEncryptedContent,
     /// The content did not decrypt (padding).

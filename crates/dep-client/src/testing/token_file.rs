@@ -1,5 +1,5 @@
 //! Server token files made at run time, the way the portal makes them: the token JSON in a
-//! MIME part between MESSAGE markers, CMS EnvelopedData to a certificate (RSA PKCS#1 v1.5,
+//! MIME part between MESSAGE markers, CMS `EnvelopedData` to a certificate (RSA PKCS#1 v1.5,
 //! AES-CBC), BER with indefinite lengths (or DER), S/MIME-wrapped (or PEM, base64, raw).
 //! Every layer can be spoiled on purpose, to test each error.
 
@@ -368,8 +368,11 @@ fn reencode(mut input: &[u8], out: &mut Vec<u8>, depth: usize) -> Result<(), &'s
     Ok(())
 }
 
-/// Splits one DER TLV: (tag bytes, value, rest).
-fn split_tlv(input: &[u8]) -> Result<(&[u8], &[u8], &[u8]), &'static str> {
+/// One DER TLV: tag bytes, value, and what follows.
+type Tlv<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
+/// Splits one DER TLV.
+fn split_tlv(input: &[u8]) -> Result<Tlv<'_>, &'static str> {
     let first = *input.first().ok_or("no tag")?;
     let mut tag_len = 1;
     if first & 0x1f == 0x1f {

@@ -1,4 +1,4 @@
-//! Opening the CMS EnvelopedData (RFC 5652) of a server token: BER (indefinite lengths) or
+//! Opening the CMS `EnvelopedData` (RFC 5652) of a server token: BER (indefinite lengths) or
 //! DER, one key-transport recipient matched by issuer and serial (or subject key identifier),
 //! RSA PKCS#1 v1.5 for the content key, AES-CBC for the content.
 
@@ -29,7 +29,7 @@ pub const ID_AES256_CBC: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.8
 /// The AES block (and CBC IV) size.
 const BLOCK: usize = 16;
 
-/// Decrypts the EnvelopedData in `cms` for `certificate`'s recipient with `key`.
+/// Decrypts the `EnvelopedData` in `cms` for `certificate`'s recipient with `key`.
 pub(super) fn open(
     cms: &[u8],
     certificate: &Certificate,
