@@ -235,7 +235,7 @@ pub struct ThrottlePolicy {
     /// Sends of one request, the first included (at least 1).
     pub max_attempts: u32,
     /// The longest wait the client accepts; a `Retry-After` asking for more ends the request
-    /// with [`DepError::Unavailable`](crate::DepError::Throttled) carrying the wait asked.
+    /// with [`DepError::Unavailable`](crate::DepError::Unavailable) carrying the wait asked.
     pub max_wait: Duration,
     /// The wait after the first failure when the service gives no `Retry-After`.
     pub initial_backoff: Duration,
