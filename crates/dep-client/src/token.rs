@@ -263,6 +263,23 @@ impl ServerToken {
         Ok(token)
     }
 
+    /// Reads the decrypted content of a token file (the MIME part with the
+    /// `-----BEGIN MESSAGE-----` JSON), for a file decrypted elsewhere (`openssl smime
+    /// -decrypt`, a hardware module). Expiry is not judged here.
+    ///
+    /// # Errors
+    /// [`TokenError::TooLarge`] or [`TokenError::NotAToken`].
+    pub fn from_message(content: &[u8]) -> Result<Self, TokenError> {
+        if content.len() > MAX_TOKEN_FILE_BYTES {
+            return Err(TokenError::TooLarge {
+                len: content.len(),
+                limit: MAX_TOKEN_FILE_BYTES,
+            });
+        }
+        let json = message::token_json(content)?;
+        Ok(Self::from_fields(message::parse_fields(json)?))
+    }
+
     /// Reads the token JSON (Apple's inner JSON, or what [`to_json_secret`](Self::to_json_secret)
     /// wrote). Expiry is not judged here: see [`is_expired`](Self::is_expired).
     ///

@@ -244,7 +244,16 @@ fn content_failures_are_named() {
 #[test]
 fn inner_message_failures_are_named() {
     let json = br#"{"consumer_key":"CK_1","consumer_secret":"CS_2","access_token":"AT_3","access_secret":"AS_4","access_token_expiry":"2999-01-01T00:00:00Z"}"#;
-    assert!(decrypt(&content_file(&token_message(json))).is_ok());
+    let sealed = decrypt(&content_file(&token_message(json))).unwrap();
+    // Content decrypted elsewhere (`openssl smime -decrypt`) reads the same.
+    assert_eq!(
+        ServerToken::from_message(&token_message(json)).unwrap(),
+        sealed
+    );
+    assert!(matches!(
+        ServerToken::from_message(b"Content-Type: text/plain\r\n\r\nno markers"),
+        Err(TokenError::NotAToken(MessageError::NoBeginMarker))
+    ));
     let not_a_token = |content: &[u8]| match decrypt(&content_file(content)) {
         Err(TokenError::NotAToken(error)) => error,
         other => panic!("{other:?}"),
