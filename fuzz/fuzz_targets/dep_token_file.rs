@@ -1,12 +1,13 @@
 //! Server token files into `dep-client`'s decryption: an error or a token, never a panic.
 //!
-//! Input layout: one mode byte, then the payload.
+//! Input layout: one mode byte, then the payload (mode 255 is the sealed round trip, the
+//! others modulo 4).
 //! - `0`: the payload is a token file (S/MIME, PEM, base64 or BER/DER), decrypted with this
 //!   process's token key pair (made at start-up; never a checked-in key).
 //! - `1`: the payload is the token JSON (`ServerToken::from_json`); what parses round-trips.
 //! - `2`: the payload is a private key file (PEM or DER), and is also tried as the certificate.
 //! - `3`: the payload is the *decrypted content* (`ServerToken::from_message`).
-//! - `4`: the payload is the decrypted content, sealed into a BER S/MIME token file for the
+//! - `255`: the payload is the decrypted content, sealed into a BER S/MIME token file for the
 //!   process key and decrypted (one RSA private-key operation: slow): it must come back as
 //!   `from_message` reads it, as a token or a "not a token" error.
 #![no_main]
@@ -44,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, payload)) = data.split_first() else {
         return;
     };
-    match mode % 5 {
+    match if mode == 255 { 4 } else { mode % 4 } {
         0 => {
             if let Ok(token) = decrypt(payload) {
                 check_token(&token);

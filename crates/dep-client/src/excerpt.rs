@@ -96,8 +96,10 @@ pub fn service_code(body: &[u8]) -> Option<String> {
 /// Whether the body contains this code (substring: Apple's bodies vary in form).
 #[must_use]
 pub fn body_has(body: &[u8], code: &str) -> bool {
-    body.windows(code.len())
-        .any(|window| window == code.as_bytes())
+    !code.is_empty()
+        && body
+            .windows(code.len())
+            .any(|window| window == code.as_bytes())
 }
 
 #[cfg(test)]
@@ -123,6 +125,7 @@ mod tests {
         assert_eq!(service_code(b"\xff\xfe"), None);
         assert!(body_has(b"{\"x\":\"T_C_NOT_SIGNED\"}", "T_C_NOT_SIGNED"));
         assert!(!body_has(b"", "FORBIDDEN"));
+        assert!(!body_has(b"x", ""));
     }
 
     #[test]

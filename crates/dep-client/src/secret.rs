@@ -57,6 +57,15 @@ impl fmt::Debug for Secret {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Secret {
+    /// A JSON string, moved into wiped storage.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_string(crate::token::message::StringVisitor)
+            .map(Self::new)
+    }
+}
+
 impl ConstantTimeEq for Secret {
     fn ct_eq(&self, other: &Self) -> subtle::Choice {
         self.0.as_bytes().ct_eq(other.0.as_bytes())

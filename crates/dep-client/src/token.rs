@@ -9,7 +9,7 @@
 mod envelope;
 mod file;
 mod key;
-mod message;
+pub(crate) mod message;
 
 use core::{fmt, time::Duration};
 
@@ -250,13 +250,15 @@ impl ServerToken {
                 limit: MAX_TOKEN_FILE_BYTES,
             });
         }
+        // The file's structure first (cheap), then the certificate and key, then decryption.
+        let cms = file::cms_bytes(file)?;
+        let enveloped = envelope::parse(&cms)?;
         let certificate =
             Certificate::from_der(certificate_der).map_err(|error| TokenError::BadCertificate {
                 reason: error.to_string(),
             })?;
         check_key_matches(&certificate, key)?;
-        let cms = file::cms_bytes(file)?;
-        let content = envelope::open(&cms, &certificate, key.rsa())?;
+        let content = envelope::open(&enveloped, &certificate, key.rsa())?;
         let json = message::token_json(&content)?;
         let token = Self::from_fields(message::parse_fields(json)?);
         token.check_not_expired_at(now)?;

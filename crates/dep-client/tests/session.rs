@@ -622,3 +622,29 @@ async fn the_stand_in_checks_signature_timestamp_nonce_and_agent() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_ca_file_is_trusted_and_a_bad_one_refused() {
+    let pki = TestPki::new();
+    let stand_in = StandIn::start(&pki).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let config = dep_client::DepConfig {
+        roots: dep_client::TrustRoots::from_pem_file(&ca).unwrap(),
+        ..fast_config(&pki, &stand_in)
+    };
+    let client = DepClient::new(config, stand_in.token()).unwrap();
+    client.authenticate().await.unwrap();
+    assert_eq!(stand_in.authentications(), 1);
+
+    std::fs::write(&ca, "not a certificate").unwrap();
+    assert!(matches!(
+        dep_client::TrustRoots::from_pem_file(&ca),
+        Err(ConfigError::NoCaCertificate { .. })
+    ));
+    assert!(matches!(
+        dep_client::TrustRoots::from_pem_file(&dir.path().join("missing.pem")),
+        Err(ConfigError::CaFile { .. })
+    ));
+}

@@ -29,12 +29,8 @@ pub const ID_AES256_CBC: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.8
 /// The AES block (and CBC IV) size.
 const BLOCK: usize = 16;
 
-/// Decrypts the `EnvelopedData` in `cms` for `certificate`'s recipient with `key`.
-pub(super) fn open(
-    cms: &[u8],
-    certificate: &Certificate,
-    key: &PrivateKey,
-) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+/// Reads the `EnvelopedData` of a CMS message (BER or DER).
+pub(super) fn parse(cms: &[u8]) -> Result<EnvelopedData, TokenError> {
     let info = ContentInfo::from_ber(cms).map_err(|error| TokenError::NotCms {
         reason: error.to_string(),
     })?;
@@ -44,15 +40,21 @@ pub(super) fn open(
         });
     }
     // The content was read as BER; its re-encoded TLV keeps the inner BER, so read it as BER.
-    let enveloped = info
-        .content
+    info.content
         .to_der()
         .and_then(|bytes| EnvelopedData::from_ber(&bytes))
         .map_err(|error| TokenError::BadEnvelope {
             reason: error.to_string(),
-        })?;
+        })
+}
 
-    let content_key = recover_content_key(&enveloped, certificate, key)?;
+/// Decrypts the content of `enveloped` for `certificate`'s recipient with `key`.
+pub(super) fn open(
+    enveloped: &EnvelopedData,
+    certificate: &Certificate,
+    key: &PrivateKey,
+) -> Result<Zeroizing<Vec<u8>>, TokenError> {
+    let content_key = recover_content_key(enveloped, certificate, key)?;
     let content = &enveloped.encrypted_content;
     let ciphertext = content
         .encrypted_content
