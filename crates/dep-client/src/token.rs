@@ -420,23 +420,31 @@ impl ServerToken {
 }
 
 /// The private key must be the certificate's: a mismatch is named before any decryption.
+/// Compares the modulus and exponent as bytes (no big-number arithmetic).
 fn check_key_matches(certificate: &Certificate, key: &TokenPrivateKey) -> Result<(), TokenError> {
-    use der::Encode as _;
-    use pkcs8::DecodePublicKey as _;
-    let spki = certificate
-        .tbs_certificate()
-        .subject_public_key_info()
-        .to_der()
-        .map_err(|error| TokenError::BadCertificate {
-            reason: error.to_string(),
-        })?;
-    let public =
-        rsa::PublicKey::from_public_key_der(&spki).map_err(|error| TokenError::BadCertificate {
-            reason: format!("its public key is not RSA: {error}"),
-        })?;
-    let own = key.public_key();
-    if public.n() != own.n() || public.e() != own.e() {
+    let spki = certificate.tbs_certificate().subject_public_key_info();
+    let not_rsa = |reason: String| TokenError::BadCertificate {
+        reason: format!("its public key is not RSA: {reason}"),
+    };
+    if spki.algorithm.oid != RSA_ENCRYPTION {
+        return Err(not_rsa(format!("algorithm {}", spki.algorithm.oid)));
+    }
+    let bits = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or_else(|| not_rsa("the key's bit string is not whole bytes".to_owned()))?;
+    let public = pkcs1::RsaPublicKey::<der::asn1::UintRef<'_>>::from_der(bits)
+        .map_err(|error| not_rsa(error.to_string()))?;
+    let rsa = key.rsa();
+    let same_modulus = trim(public.modulus.as_bytes()) == trim(&rsa.n().to_be_bytes());
+    let same_exponent = trim(public.public_exponent.as_bytes()) == trim(&rsa.e().to_be_bytes());
+    if !(same_modulus && same_exponent) {
         return Err(TokenError::KeyDoesNotMatchCertificate);
     }
     Ok(())
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    bytes.get(start..).unwrap_or_default()
 }

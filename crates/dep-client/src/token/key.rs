@@ -5,7 +5,7 @@ use core::{fmt, time::Duration};
 
 use pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, LineEnding};
 use rcgen::{CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SerialNumber};
-use rsa::{PrivateKey, PublicKey, pkcs1::DecodeRsaPrivateKey as _, traits::PublicKeyParts as _};
+use rsa::{PrivateKey, pkcs1::DecodeRsaPrivateKey as _, traits::PublicKeyParts as _};
 use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer, pem::PemObject as _};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -152,12 +152,6 @@ impl TokenPrivateKey {
     #[must_use]
     pub fn bits(&self) -> usize {
         self.0.size() * 8
-    }
-
-    /// The public half.
-    #[must_use]
-    pub(crate) fn public_key(&self) -> PublicKey {
-        self.0.to_public_key()
     }
 
     pub(super) const fn rsa(&self) -> &PrivateKey {
