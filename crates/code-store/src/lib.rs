@@ -4,14 +4,21 @@
 extern crate alloc;
 
 mod any;
+#[cfg(feature = "postgres")]
+mod credentials;
 mod device;
 mod error;
 pub mod export;
 mod key;
 mod memory;
 #[cfg(feature = "postgres")]
+mod pgpass;
+#[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_url;
 mod record;
+mod redact;
 mod row;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -29,11 +36,12 @@ pub use error::StoreError;
 pub use key::{KEY_PREFIX, KeyError, KeyRing, Protection, StoreKey};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
-pub use postgres::{PostgresStore, redact_url};
+pub use postgres::PostgresStore;
 pub use record::{
     AttemptOutcome, Change, CodeKind, DEVICE_CODE_WINDOW_DAYS, DeviceCode, DeviceRecord, Event,
     Ignored, Outcome, ServerCode, StoredUnlockToken, UnlockAttempt,
 };
+pub use redact::redact_url;
 pub use row::HistoryEntry;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
