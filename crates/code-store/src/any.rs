@@ -13,8 +13,8 @@ use crate::{
     table::{SealedEvent, SealedRecord},
 };
 
-/// Where a store lives, parsed from a URL.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where a store lives, parsed from a URL. `Debug` hides any password.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StoreLocation {
     /// `memory:`: nothing persists.
@@ -64,10 +64,19 @@ impl StoreLocation {
 }
 
 fn redact(url: &str) -> String {
-    #[cfg(feature = "postgres")]
-    return crate::redact_url(url);
-    #[cfg(not(feature = "postgres"))]
-    return url.to_owned();
+    crate::redact_url(url)
+}
+
+impl core::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Memory => f.write_str("Memory"),
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(url) => f.debug_tuple("Postgres").field(&redact(url)).finish(),
+        }
+    }
 }
 
 /// Opens the store at `url` (see [`StoreLocation::parse`]), running schema migrations.

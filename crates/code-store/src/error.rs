@@ -133,6 +133,43 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A PostgreSQL URL would send the password and every query in plain text to a host that is
+    /// not loopback (`localhost`, `127.0.0.0/8`, `::1`) or a Unix socket.
+    #[error(
+        "refusing to talk to the PostgreSQL host {host:?} of {url:?} in plain text: it is not \
+         loopback; add sslmode=verify-full (and sslrootcert=CA.pem for a private CA), or \
+         sslmode=disable to send in clear on purpose"
+    )]
+    PlainTextToRemoteHost {
+        /// The URL, with any password removed.
+        url: String,
+        /// The first host (or `hostaddr`) that is not loopback.
+        host: String,
+    },
+    /// The password file gives different passwords (or a password for some hosts only) for the
+    /// hosts of a URL, while one password is sent to every host.
+    #[error(
+        "the password file {path} does not give one password for every host of {url:?} \
+         (one password is sent to each host): put it in the URL or PGPASSWORD, or make the \
+         entries agree"
+    )]
+    PasswordsDiffer {
+        /// The password file.
+        path: String,
+        /// The URL, with any password removed.
+        url: String,
+    },
+    /// Connecting failed, and the password file was ignored (as libpq ignores it), which may be
+    /// why.
+    #[error("{error} (the password file {path} was ignored: {reason})")]
+    PasswordFileIgnored {
+        /// The password file.
+        path: String,
+        /// Why it was ignored.
+        reason: String,
+        /// The failure.
+        error: Box<StoreError>,
+    },
     /// SQLite failed.
     #[cfg(feature = "sqlite")]
     #[error("SQLite: {0}")]

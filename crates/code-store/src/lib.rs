@@ -4,6 +4,8 @@
 extern crate alloc;
 
 mod any;
+#[cfg(feature = "postgres")]
+mod credentials;
 mod device;
 mod error;
 mod event;
@@ -12,8 +14,13 @@ mod key;
 mod memory;
 mod mode;
 #[cfg(feature = "postgres")]
+mod pgpass;
+#[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_url;
 mod record;
+mod redact;
 mod row;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -35,11 +42,12 @@ pub use key::{KEY_PREFIX, KeyError, KeyRing, Protection, StoreKey};
 pub use memory::MemoryStore;
 pub use mode::{Sealing, StoreMode};
 #[cfg(feature = "postgres")]
-pub use postgres::{PostgresStore, redact_url};
+pub use postgres::PostgresStore;
 pub use record::{
     AttemptOutcome, Change, CodeKind, DEVICE_CODE_WINDOW_DAYS, DeviceCode, DeviceRecord,
     ServerCode, StoredUnlockToken, UnlockAttempt,
 };
+pub use redact::redact_url;
 pub use row::HistoryEntry;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

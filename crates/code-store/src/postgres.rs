@@ -92,48 +92,64 @@ impl core::fmt::Debug for PostgresStore {
     }
 }
 
-/// `url` with any password replaced by `***`, for messages.
-#[must_use]
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((credentials, host)) => match credentials.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
 impl PostgresStore {
-    /// Connects to `url` (`postgres://user[:password]@host[:port]/database`, plain TCP or a Unix
-    /// socket directory as `host`), and migrates the schema to the newest version.
+    /// Connects to `url` (`postgres://user[:password]@host[:port][,host2...]/database`, hosts
+    /// by name, address or Unix socket directory, also as `?host=`), and migrates the schema to
+    /// the newest version. The password is the URL's, else `PGPASSWORD`'s, else the password
+    /// file's (`PGPASSFILE`, else `~/.pgpass`), as with libpq.
     ///
     /// TLS: `?sslmode=verify-full` (optionally `&sslrootcert=CA.pem`) connects over TLS and
-    /// verifies the server's certificate and name; without it the connection is plain (for
-    /// loopback and Unix sockets). Other `sslmode` values are refused.
+    /// verifies the server's certificate and name. Without `sslmode` the connection is plain
+    /// text, and only allowed when every host is loopback (`localhost`, `127.0.0.0/8`, `::1`) or
+    /// a Unix socket; `sslmode=disable` asks for plain text to any host. `require`, `verify-ca`,
+    /// `prefer` and `allow` are refused: none of them makes sure who answers.
     ///
     /// # Errors
-    /// [`StoreError::Url`], connection and SQL failures, [`StoreError::SchemaTooNew`],
-    /// [`StoreError::ModeMismatch`] when `protection` contradicts the store's recorded mode.
+    /// [`StoreError::Url`], [`StoreError::PlainTextToRemoteHost`] (before anything is
+    /// contacted), [`StoreError::PasswordsDiffer`], connection and SQL failures (in a
+    /// [`StoreError::PasswordFileIgnored`] when a password file was ignored),
+    /// [`StoreError::SchemaTooNew`], [`StoreError::ModeMismatch`] when `protection` contradicts
+    /// the store's recorded mode.
     pub async fn connect(url: &str, protection: Protection) -> Result<Self, StoreError> {
-        let split = crate::tls::split_url(url)?;
-        let mut config = deadpool_postgres::Config::new();
-        config.url = Some(split.url);
-        let pool = match split.verify {
-            Some(root) => {
-                let tls = crate::VerifiedTls::new(root.as_deref().map(std::path::Path::new))?;
-                config.create_pool(Some(Runtime::Tokio1), tls)
+        Self::connect_with_env(url, protection, |name| std::env::var_os(name)).await
+    }
+
+    /// Like [`PostgresStore::connect`], reading `PGPASSWORD`, `PGPASSFILE`, `HOME` and `USER`
+    /// through `env` instead of the process environment.
+    ///
+    /// # Errors
+    /// As [`PostgresStore::connect`].
+    pub async fn connect_with_env<E>(
+        url: &str,
+        protection: Protection,
+        env: E,
+    ) -> Result<Self, StoreError>
+    where
+        E: Fn(&str) -> Option<std::ffi::OsString>,
+    {
+        use crate::postgres_url::{StoreUrl, Transport};
+        use deadpool_postgres::{Manager, ManagerConfig};
+
+        let mut target = StoreUrl::parse(url)?;
+        let ignored = crate::credentials::complete(&mut target, &env)?;
+        let manager = match target.transport {
+            Transport::Verified { root_cert } => Manager::from_config(
+                target.config,
+                crate::VerifiedTls::new(root_cert.as_deref())?,
+                ManagerConfig::default(),
+            ),
+            Transport::Plain => {
+                Manager::from_config(target.config, NoTls, ManagerConfig::default())
             }
-            None => config.create_pool(Some(Runtime::Tokio1), NoTls),
-        }
-        .map_err(|e| StoreError::Url {
-            url: redact_url(url),
-            reason: e.to_string(),
+        };
+        let pool = Pool::builder(manager)
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        let sealing = migrate(&pool, protection).await.map_err(|e| match ignored {
+            Some(ignored) => ignored.explain(e),
+            None => e,
         })?;
-        let sealing = migrate(&pool, protection).await?;
         Ok(Self { sealing, pool })
     }
 

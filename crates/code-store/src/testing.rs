@@ -37,8 +37,30 @@ pub fn skip_requested() -> bool {
     std::env::var(SKIP_VARIABLE).is_ok_and(|v| v == "1")
 }
 
-/// A PostgreSQL cluster in a temporary directory, listening on `127.0.0.1` on a free port,
-/// trusting local connections as user `postgres`. Stopped and removed on drop.
+/// How a role made by [`TempPostgres::create_password_role`] authenticates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PasswordAuth {
+    /// SCRAM-SHA-256 (`password_encryption = scram-sha-256`, `pg_hba` method `scram-sha-256`).
+    ScramSha256,
+    /// MD5 (`password_encryption = md5`, `pg_hba` method `md5`).
+    Md5,
+}
+
+impl PasswordAuth {
+    /// The group role whose members authenticate this way, and the server's name for it.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Self::ScramSha256 => ("alb_scram_login", "scram-sha-256"),
+            Self::Md5 => ("alb_md5_login", "md5"),
+        }
+    }
+}
+
+/// A PostgreSQL cluster in a temporary directory, listening on `127.0.0.1` on a free port and on
+/// a Unix socket in that directory, trusting local connections as user `postgres` (roles made by
+/// [`TempPostgres::create_password_role`] must give their password). Stopped and removed on
+/// drop.
 #[derive(Debug)]
 pub struct TempPostgres {
     dir: TempDir,
@@ -113,6 +135,7 @@ impl TempPostgres {
             ]),
             "initdb",
         )?;
+        server.require_passwords(&data)?;
         let tls_options = if tls {
             server.write_certificates()?
         } else {
@@ -241,6 +264,118 @@ impl TempPostgres {
         ))
     }
 
+    /// Puts `pg_hba.conf` lines first that make the members of each [`PasswordAuth`] group
+    /// authenticate with a password, over TCP and the Unix socket; everyone else is trusted, as
+    /// before. Written before the server starts, so no reload can race a connection.
+    fn require_passwords(&self, data: &Path) -> Result<(), TempPostgresError> {
+        let path = data.join("pg_hba.conf");
+        let failed = |e: std::io::Error| TempPostgresError(format!("{}: {e}", path.display()));
+        let trusted = std::fs::read_to_string(&path).map_err(failed)?;
+        let mut lines = String::from("# TempPostgres::create_password_role\n");
+        for auth in [PasswordAuth::ScramSha256, PasswordAuth::Md5] {
+            let (group, method) = auth.names();
+            lines.push_str(&format!(
+                "local all +{group} {method}\n\
+                 host all +{group} 127.0.0.1/32 {method}\n\
+                 host all +{group} ::1/128 {method}\n"
+            ));
+        }
+        std::fs::write(&path, lines + &trusted).map_err(failed)
+    }
+
+    /// The directory of the server's Unix socket (`.s.PGSQL.<port>`).
+    #[must_use]
+    pub fn socket_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Creates the login role `name` (lower-case ASCII letters, digits and `_`) with
+    /// `password`, which it must give to connect, checked with `auth`.
+    ///
+    /// # Errors
+    /// [`crate::StoreError::InvalidField`] for a name or password that cannot be used;
+    /// connection and SQL failures.
+    pub async fn create_password_role(
+        &self,
+        name: &str,
+        password: &str,
+        auth: PasswordAuth,
+    ) -> Result<(), crate::StoreError> {
+        let invalid = |field, reason: &str| crate::StoreError::InvalidField {
+            field,
+            reason: reason.to_owned(),
+        };
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(invalid("role name", "use a-z, 0-9 and _"));
+        }
+        if password.is_empty() || password.chars().any(char::is_control) {
+            return Err(invalid("role password", "empty or has control characters"));
+        }
+        let (group, method) = auth.names();
+        let password = zeroize::Zeroizing::new(password.replace('\'', "''"));
+        let sql = zeroize::Zeroizing::new(format!(
+            "DO $$ BEGIN CREATE ROLE {group} NOLOGIN; \
+             EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+             SET password_encryption = '{method}'; \
+             CREATE ROLE {name} LOGIN PASSWORD '{password}' IN ROLE {group};",
+            password = &*password
+        ));
+        self.superuser_sql(&sql).await
+    }
+
+    /// Creates a fresh database named `<prefix>_<n>` owned by `owner` (who may then create its
+    /// tables) and returns its URL for `owner`, without a password.
+    ///
+    /// # Errors
+    /// When connecting or `CREATE DATABASE` fails.
+    pub async fn create_database_owned_by(
+        &self,
+        prefix: &str,
+        owner: &str,
+    ) -> Result<String, crate::StoreError> {
+        let name = self.new_database(prefix, Some(owner)).await?;
+        Ok(format!("postgres://{owner}@127.0.0.1:{}/{name}", self.port))
+    }
+
+    async fn new_database(
+        &self,
+        prefix: &str,
+        owner: Option<&str>,
+    ) -> Result<String, crate::StoreError> {
+        let n = DATABASES.fetch_add(1, Ordering::Relaxed);
+        let name: String = format!("{prefix}_{n}")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let owner = owner
+            .map(|o| format!(" OWNER \"{}\"", o.replace('"', "\"\"")))
+            .unwrap_or_default();
+        self.superuser_sql(&format!("CREATE DATABASE {name}{owner}"))
+            .await?;
+        Ok(name)
+    }
+
+    /// Runs `sql` as `postgres` in the `postgres` database.
+    async fn superuser_sql(&self, sql: &str) -> Result<(), crate::StoreError> {
+        let (client, connection) =
+            tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls).await?;
+        let task = tokio::spawn(connection);
+        let result = client.batch_execute(sql).await;
+        drop(client);
+        let _ = task.await;
+        Ok(result?)
+    }
+
     /// The port the server listens on (on `127.0.0.1`).
     #[must_use]
     pub fn port(&self) -> u16 {
@@ -258,25 +393,7 @@ impl TempPostgres {
     /// # Errors
     /// When connecting or `CREATE DATABASE` fails.
     pub async fn create_database(&self, prefix: &str) -> Result<String, crate::StoreError> {
-        let n = DATABASES.fetch_add(1, Ordering::Relaxed);
-        let name: String = format!("{prefix}_{n}")
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let (client, connection) =
-            tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls).await?;
-        let task = tokio::spawn(connection);
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await?;
-        drop(client);
-        let _ = task.await;
+        let name = self.new_database(prefix, None).await?;
         Ok(self.url(&name))
     }
 

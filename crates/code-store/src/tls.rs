@@ -1,9 +1,10 @@
 //! TLS to PostgreSQL with rustls (the `ring` provider), always verifying the server.
 //!
-//! A store URL asks for it with `sslmode=verify-full` (libpq's name): the server's certificate
-//! must chain to `sslrootcert=PATH` (PEM) when given, else to the Mozilla roots, and must name
-//! the host of the URL. Other `sslmode` values than `disable` are refused, so a connection is
-//! either plain (loopback, Unix socket) or verified, never encrypted to an unknown party.
+//! A store URL asks for it with `sslmode=verify-full` (libpq's name, see
+//! [`crate::postgres_url`]): the server's certificate must chain to `sslrootcert=PATH` (PEM)
+//! when given, else to the Mozilla roots, and must name the host of the URL. There is no mode
+//! that encrypts without verifying: a connection is either plain (loopback, Unix socket, or
+//! `sslmode=disable`) or verified, never encrypted to an unknown party.
 
 use alloc::sync::Arc;
 use core::{
@@ -153,74 +154,5 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for VerifiedStream<S> {
     fn channel_binding(&self) -> ChannelBinding {
         // No SCRAM channel binding: the certificate is verified instead.
         ChannelBinding::none()
-    }
-}
-
-/// A store URL split into what `tokio-postgres` reads and our TLS settings.
-#[derive(Debug)]
-pub(crate) struct TlsUrl {
-    /// The URL without `sslmode`/`sslrootcert`.
-    pub url: String,
-    /// `Some` when `sslmode=verify-full`: the trusted roots file, if any.
-    pub verify: Option<Option<String>>,
-}
-
-/// Reads `sslmode` and `sslrootcert` from the URL's query.
-pub(crate) fn split_url(url: &str) -> Result<TlsUrl, StoreError> {
-    let error = |reason: &str| StoreError::Url {
-        url: crate::redact_url(url),
-        reason: reason.to_owned(),
-    };
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let mut kept = Vec::new();
-    let (mut mode, mut root) = (None, None);
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=') {
-            Some(("sslmode", value)) => mode = Some(value.to_owned()),
-            Some(("sslrootcert", value)) => root = Some(value.to_owned()),
-            _ => kept.push(pair),
-        }
-    }
-    let verify = match mode.as_deref() {
-        Some("verify-full") => Some(root),
-        None | Some("disable") if root.is_none() => None,
-        None | Some("disable") => return Err(error("sslrootcert needs sslmode=verify-full")),
-        Some(_) => {
-            return Err(error(
-                "TLS to PostgreSQL always verifies the server: use sslmode=verify-full \
-                 (with sslrootcert=PATH for a private CA) or sslmode=disable",
-            ));
-        }
-    };
-    let mut url = base.to_owned();
-    if !kept.is_empty() {
-        url.push('?');
-        url.push_str(&kept.join("&"));
-    }
-    if verify.is_some() {
-        url.push(if kept.is_empty() { '?' } else { '&' });
-        url.push_str("sslmode=require");
-    }
-    Ok(TlsUrl { url, verify })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls() {
-        let plain = split_url("postgres://u@h/db?connect_timeout=5").unwrap();
-        assert_eq!(plain.url, "postgres://u@h/db?connect_timeout=5");
-        assert!(plain.verify.is_none());
-        let tls = split_url("postgres://u@h/db?sslmode=verify-full&sslrootcert=/ca.pem").unwrap();
-        assert_eq!(tls.url, "postgres://u@h/db?sslmode=require");
-        assert_eq!(tls.verify, Some(Some("/ca.pem".to_owned())));
-        assert!(split_url("postgres://u:pw@h/db?sslmode=require").is_err());
-        assert!(split_url("postgres://u@h/db?sslrootcert=/ca.pem").is_err());
-        let err = split_url("postgres://u:pw@h/db?sslmode=prefer")
-            .unwrap_err()
-            .to_string();
-        assert!(!err.contains("pw"), "{err}");
     }
 }

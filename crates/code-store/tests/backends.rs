@@ -63,7 +63,7 @@ impl Backend for Postgres {
 
 /// The PostgreSQL server for a test, or `None` when `ALB_SKIP_POSTGRES=1`. Missing binaries
 /// fail the test.
-fn postgres() -> Option<TempPostgres> {
+pub(crate) fn postgres() -> Option<TempPostgres> {
     if testing::skip_requested() {
         eprintln!("ALB_SKIP_POSTGRES=1: skipping a PostgreSQL test");
         return None;

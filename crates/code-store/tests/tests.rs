@@ -1,5 +1,5 @@
 //! Integration tests of `code-store` (one binary): the conformance suite run against every
-//! backend, and backend-specific encryption-at-rest checks.
+//! backend, backend-specific encryption-at-rest checks, and how PostgreSQL is connected to.
 
 // Helpers shared by the test modules are test code too.
 #![allow(
@@ -11,3 +11,4 @@
 
 mod backends;
 mod conformance;
+mod postgres_connect;
