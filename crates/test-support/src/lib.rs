@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod https_server;
+mod pki;
+mod postgres;
+
+pub use https_server::{MAX_RECORDED, RecordedRequest, RecordingServer, Reply, UNLOCK_PATH};
+pub use pki::{TestCert, TestPki};
+pub use postgres::{PasswordAuth, SKIP_VARIABLE, TempPostgres, TempPostgresError, skip_requested};
