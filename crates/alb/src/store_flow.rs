@@ -184,9 +184,7 @@ pub fn protection(
     if let Some(path) = key_file {
         let origin = format!("key file {}", path.display());
         let bytes = crate::input::read_file(path, &origin, crate::input::MAX_KEY_FILE_BYTES)?;
-        let text = crate::input::utf8(&origin, &bytes)?;
-        let ring = KeyRing::parse(text).map_err(|source| StoreFlowError::Key { origin, source })?;
-        return Ok(Protection::encrypted(ring));
+        return Ok(Protection::encrypted(key_ring(&origin, &bytes)?));
     }
     if let Some(text) = env_key.filter(|t| !t.trim().is_empty()) {
         let ring = KeyRing::parse(text).map_err(|source| StoreFlowError::Key {
@@ -199,6 +197,20 @@ pub fn protection(
         Protection::Cleartext
     } else {
         Protection::NoKey
+    })
+}
+
+/// The key ring in the bytes of a key file read from `origin` (`key file PATH`): UTF-8 text,
+/// one key per line (see [`KeyRing::parse`]).
+///
+/// # Errors
+/// [`StoreFlowError::Input`] when the bytes are not UTF-8 (naming the line and column);
+/// [`StoreFlowError::Key`] when they hold no valid key ring.
+pub fn key_ring(origin: &str, bytes: &[u8]) -> Result<KeyRing, StoreFlowError> {
+    let text = crate::input::utf8(origin, bytes)?;
+    KeyRing::parse(text).map_err(|source| StoreFlowError::Key {
+        origin: origin.to_owned(),
+        source,
     })
 }
 
