@@ -40,5 +40,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let newlines = input.iter().filter(|&&b| b == b'\n').count();
     let last = usize::from(input.last().is_some_and(|&b| b != b'\n'));
-    assert_eq!(expected - 1, newlines + last, "one line per newline, and a last one");
+    assert_eq!(
+        expected - 1,
+        newlines + last,
+        "one line per newline, and a last one"
+    );
 });

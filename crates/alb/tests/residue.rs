@@ -1,5 +1,8 @@
 //! The library's secret-bearing buffers go back to the allocator zeroized: every heap block
 //! freed while a secret is watched is checked for it (`heap-residue`).
+//!
+//! The watch sees every thread: each test watches its own secret, so what another test frees
+//! while building its input is never counted here.
 
 // Test code.
 #![allow(clippy::unwrap_used)]
@@ -10,8 +13,10 @@ use heap_residue::watch;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-/// 40 bytes no other test prints.
-const SECRET: &str = "json-line-residue-SECRET-0123456789abcde";
+/// A secret for one test only (40 bytes).
+fn secret(test: &str) -> String {
+    format!("residue-SECRET-{test:<25}")
+}
 
 #[derive(Serialize)]
 struct Line<'a> {
@@ -21,14 +26,15 @@ struct Line<'a> {
 
 #[test]
 fn a_json_line_longer_than_its_first_buffer_leaves_no_copy() {
+    let secret = secret("json-line");
     let padding = "p".repeat(5_000);
     // Room for the whole line up front: only the writer's own buffers come and go.
     let mut out = Zeroizing::new(Vec::with_capacity(8_192));
-    let watch = watch(SECRET.as_bytes());
+    let watch = watch(secret.as_bytes());
     write_json_line(
         &mut *out,
         &Line {
-            secret: SECRET,
+            secret: &secret,
             padding: &padding,
         },
     )
@@ -40,7 +46,7 @@ fn a_json_line_longer_than_its_first_buffer_leaves_no_copy() {
     );
     drop(watch);
     assert!(out.len() > 5_000);
-    assert!(out.starts_with(format!("{{\"secret\":\"{SECRET}\"").as_bytes()));
+    assert!(out.starts_with(format!("{{\"secret\":\"{secret}\"").as_bytes()));
 }
 
 #[test]
@@ -66,13 +72,14 @@ fn a_code_report_leaves_no_copy_of_the_code_or_its_escrow_key() {
 
 #[test]
 fn secret_buffers_and_read_lines_leave_no_copy() {
-    let mut input = Zeroizing::new(Vec::new());
-    input.extend_from_slice(SECRET.as_bytes());
+    let secret = secret("buffers-and-lines");
+    let mut input = Zeroizing::new(Vec::with_capacity(100_100));
+    input.extend_from_slice(secret.as_bytes());
     input.extend_from_slice(&[b'x'; 100_000]);
     input.extend_from_slice(b"\n");
-    input.extend_from_slice(SECRET.as_bytes());
+    input.extend_from_slice(secret.as_bytes());
     input.extend_from_slice(b"\n");
-    let watch = watch(SECRET.as_bytes());
+    let watch = watch(secret.as_bytes());
     let mut buffer = SecretBuffer::with_capacity(16);
     for chunk in input.chunks(7) {
         buffer.extend_from_slice(chunk);
@@ -94,9 +101,10 @@ fn secret_buffers_and_read_lines_leave_no_copy() {
 #[test]
 fn the_watch_sees_a_plain_vec_that_outgrew_its_buffer() {
     // The check can fail: the writer before the fix (a `Zeroizing<Vec>` that reallocates).
-    let watch = watch(SECRET.as_bytes());
+    let secret = secret("plain-vec");
+    let watch = watch(secret.as_bytes());
     let mut line = Zeroizing::new(Vec::with_capacity(256));
-    line.extend_from_slice(SECRET.as_bytes());
+    line.extend_from_slice(secret.as_bytes());
     line.extend_from_slice(&[b'p'; 5_000]);
     drop(line);
     assert!(watch.residues() >= 1);

@@ -494,6 +494,11 @@ impl std::io::Write for Captured {
 
 #[tokio::test]
 async fn logs_name_codes_by_source_only() {
+    // `tracing` caches each callsite's interest process-wide, computed by the first thread that
+    // reaches it: a test running in parallel without a subscriber would cache "never" and this
+    // test's thread-local subscriber would miss the events. A global default (an empty
+    // registry, which drops everything) keeps every callsite's interest open.
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
