@@ -36,6 +36,9 @@ pub enum Error {
     /// A store command failed (`alb generate --serial`, `show`, `ingest`...).
     #[error("{0}")]
     Store(#[from] crate::store_flow::StoreFlowError),
+    /// An input (file or standard input) could not be read, or is too large.
+    #[error("{0}")]
+    Input(#[from] crate::input::InputError),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Io(#[from] io::Error),

@@ -45,24 +45,19 @@ pub enum ProtocolError {
 /// [`ProtocolError::Read`] or [`ProtocolError::Parse`], naming `source_name`.
 pub fn read_message(
     source_name: &str,
-    reader: impl Read,
+    mut reader: impl Read,
     limits: &Limits,
 ) -> Result<(MdmMessage, PlistFormat), ProtocolError> {
-    let mut bytes = Vec::new();
-    let cap = u64::try_from(limits.max_bytes)
-        .unwrap_or(u64::MAX)
-        .saturating_add(1);
-    reader
-        .take(cap)
-        .read_to_end(&mut bytes)
+    // Straight into zeroizing memory, growth included: the input may hold secrets.
+    let mut bytes = crate::SecretBuffer::default();
+    bytes
+        .read_from(&mut reader, limits.max_bytes)
         .map_err(|error| ProtocolError::Read {
             source_name: source_name.to_owned(),
             error,
         })?;
-    let format = PlistFormat::detect(&bytes);
-    let parsed = MdmMessage::parse(&bytes, limits);
-    zeroize::Zeroize::zeroize(&mut bytes);
-    parsed
+    let format = PlistFormat::detect(bytes.as_slice());
+    MdmMessage::parse(bytes.as_slice(), limits)
         .map(|message| (message, format))
         .map_err(|error| ProtocolError::Parse {
             source_name: source_name.to_owned(),
@@ -116,7 +111,9 @@ impl<'a> MessageReport<'a> {
         } else {
             self.message.to_redacted_value()
         };
-        match plist_to_json(&value) {
+        let json = plist_to_json(&value);
+        mdm_protocol::scrub(value);
+        match json {
             Json::Object(map) => map,
             _ => Map::new(),
         }
@@ -196,16 +193,17 @@ impl<'a> MessageReport<'a> {
     pub fn summary(&self) -> String {
         let mut line = format!(
             "{}: {} ({})",
-            self.source_name,
+            printable::Escaped(self.source_name),
             self.message.kind(),
             match self.format {
                 PlistFormat::Xml => "XML",
                 PlistFormat::Binary => "binary",
             }
         );
+        // Every value may come from the device: escaped for the terminal.
         let mut field = |name: &str, value: Option<&str>| {
             if let Some(value) = value {
-                line.push_str(&format!(" {name}={value}"));
+                line.push_str(&format!(" {name}={}", printable::Escaped(value)));
             }
         };
         match self.message {
@@ -285,7 +283,11 @@ fn describe_response(
 }
 
 /// A property-list tree as JSON: data as lower-case hex strings, dates as RFC 3339 strings,
-/// non-finite reals as `null`.
+/// non-finite reals and dates XML cannot write as `null`.
+///
+/// It renders what it is given: pass a redacted tree (`to_redacted_value()`, which hides every
+/// secret by type and by key name, see [`mdm_protocol::is_secret_key`]) unless the secrets are
+/// to be shown.
 #[must_use]
 pub fn plist_to_json(value: &Value) -> Json {
     match value {
@@ -297,7 +299,7 @@ pub fn plist_to_json(value: &Value) -> Json {
         ),
         Value::Boolean(b) => Json::Bool(*b),
         Value::Data(d) => Json::String(hex::encode(d)),
-        Value::Date(d) => Json::String(d.to_xml_format()),
+        Value::Date(d) => mdm_protocol::xml_date(*d).map_or(Json::Null, Json::String),
         Value::Real(r) => serde_json::Number::from_f64(*r).map_or(Json::Null, Json::Number),
         Value::Integer(i) => i
             .as_signed()

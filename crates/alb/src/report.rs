@@ -14,7 +14,7 @@ use crate::{Error, write_json_line};
 #[derive(Serialize)]
 pub struct CodeReport {
     code: Zeroizing<String>,
-    escrow_key: String,
+    escrow_key: Zeroizing<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     raw: Option<Zeroizing<String>>,
 }
@@ -37,7 +37,7 @@ impl CodeReport {
     pub fn with_key(code: &BypassCode, escrow_key: &EscrowKey, with_raw: bool) -> Self {
         Self {
             code: Zeroizing::new(code.to_string()),
-            escrow_key: escrow_key.to_string(),
+            escrow_key: Zeroizing::new(escrow_key.to_string()),
             raw: with_raw.then(|| Zeroizing::new(hex::encode(code.as_bytes()))),
         }
     }
@@ -52,9 +52,9 @@ impl CodeReport {
         } else if let Some(raw) = &self.raw {
             writeln!(out, "code:       {}", self.code.as_str())?;
             writeln!(out, "raw:        {}", raw.as_str())?;
-            writeln!(out, "escrow_key: {}", self.escrow_key)?;
+            writeln!(out, "escrow_key: {}", self.escrow_key.as_str())?;
         } else {
-            writeln!(out, "{}  {}", self.code.as_str(), self.escrow_key)?;
+            writeln!(out, "{}  {}", self.code.as_str(), self.escrow_key.as_str())?;
         }
         Ok(())
     }

@@ -34,6 +34,9 @@ pub enum StoreFlowError {
         /// Why.
         source: io::Error,
     },
+    /// An input (the key file, a serial-number list) could not be read, or is too large.
+    #[error("{0}")]
+    Input(#[from] crate::input::InputError),
     /// The key file or the environment variable does not hold a valid key.
     #[error("store key from {origin}: {source}")]
     Key {
@@ -161,17 +164,9 @@ pub fn protection(
     cleartext: bool,
 ) -> Result<Protection, StoreFlowError> {
     if let Some(path) = key_file {
-        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
-            StoreFlowError::KeyFile {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?);
-        let ring = KeyRing::parse(&text).map_err(|source| StoreFlowError::Key {
-            origin: format!("key file {}", path.display()),
-            source,
-        })?;
-        return Ok(Protection::encrypted(ring));
+        let origin = format!("key file {}", path.display());
+        let bytes = crate::input::read_file(path, &origin, crate::input::MAX_KEY_FILE_BYTES)?;
+        return Ok(Protection::encrypted(key_ring(&origin, &bytes)?));
     }
     if let Some(text) = env_key.filter(|t| !t.trim().is_empty()) {
         let ring = KeyRing::parse(text).map_err(|source| StoreFlowError::Key {
@@ -187,6 +182,20 @@ pub fn protection(
     })
 }
 
+/// The key ring in the bytes of a key file read from `origin` (`key file PATH`): UTF-8 text,
+/// one key per line (see [`KeyRing::parse`]).
+///
+/// # Errors
+/// [`StoreFlowError::Input`] when the bytes are not UTF-8 (naming the line and column);
+/// [`StoreFlowError::Key`] when they hold no valid key ring.
+pub fn key_ring(origin: &str, bytes: &[u8]) -> Result<KeyRing, StoreFlowError> {
+    let text = crate::input::utf8(origin, bytes)?;
+    KeyRing::parse(text).map_err(|source| StoreFlowError::Key {
+        origin: origin.to_owned(),
+        source,
+    })
+}
+
 /// Opens the store at `url` (migrating its schema).
 ///
 /// # Errors
@@ -198,15 +207,28 @@ pub async fn open_store(url: &str, protection: Protection) -> Result<AnyStore, S
 /// A device to make a server code for: its serial number, and its UDID when known.
 pub type Target = code_store::ServerCodeTarget;
 
-/// Parses a list of devices: one per line, `SERIAL` or `SERIAL UDID` (space, tab or comma
-/// separated); blank lines and `#` comments are skipped.
+/// Parses a list of devices (the bytes of a `--serials` file): one per line, `SERIAL` or
+/// `SERIAL UDID` (space, tab or comma separated); blank lines and `#` comments are skipped.
 ///
 /// # Errors
-/// [`StoreFlowError::SerialList`] naming the first bad line.
-pub fn parse_targets(file: &str, text: &str) -> Result<Vec<Target>, StoreFlowError> {
+/// [`StoreFlowError::SerialList`] naming the first bad line (not UTF-8, too many fields, an
+/// invalid serial number or UDID).
+pub fn parse_targets(file: &str, bytes: &[u8]) -> Result<Vec<Target>, StoreFlowError> {
     let mut targets = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let line = line.trim();
+    for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = match core::str::from_utf8(line) {
+            Ok(line) => line.trim(),
+            Err(error) => {
+                return Err(StoreFlowError::SerialList {
+                    file: file.to_owned(),
+                    line: index + 1,
+                    reason: format!(
+                        "not UTF-8 (invalid byte at column {})",
+                        error.valid_up_to() + 1
+                    ),
+                });
+            }
+        };
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
@@ -391,7 +413,7 @@ pub enum IngestError {
     #[error("{0}")]
     Parse(#[from] mdm_protocol::ParseError),
     /// A message about a device that names no device.
-    #[error("{0} names no device (no UDID or EnrollmentID)")]
+    #[error("{} names no device (no UDID or EnrollmentID)", printable::Escaped(.0))]
     NoDevice(String),
     /// An MDM command, not something a device sends.
     #[error("a command, not a device message: nothing to ingest")]
@@ -589,14 +611,19 @@ mod tests {
 
     #[test]
     fn serial_lists() {
-        let targets = parse_targets("f", "# fleet\nC02A\n\nC02B, UDID-1\nC02C\tUDID-2\n").unwrap();
+        let targets =
+            parse_targets("f", b"# fleet\nC02A\n\nC02B, UDID-1\r\nC02C\tUDID-2\n").unwrap();
         assert_eq!(targets.len(), 3);
         assert_eq!(targets[1].udid.as_ref().unwrap().as_str(), "UDID-1");
-        let err = parse_targets("f", "C02A\nbad serial!\n")
+        let err = parse_targets("f", b"C02A\nbad serial!\n")
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("f:2:"), "{err}");
-        assert!(parse_targets("f", "A B C\n").is_err());
+        assert!(parse_targets("f", b"A B C\n").is_err());
+        let err = parse_targets("f", b"C02A\nC02\xffB\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "f:2: not UTF-8 (invalid byte at column 4)");
     }
 
     #[test]

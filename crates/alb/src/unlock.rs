@@ -20,6 +20,7 @@ use escrow_client::{
     Identity, IdentityError, RequestError, RetryPolicy, StatusClass, TrustRoots, UnlockOutcome,
     UnlockRequest, Verdict, check_typed_imei,
 };
+use printable::Escaped;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -73,6 +74,12 @@ pub enum UnlockError {
     UnknownDevice {
         /// The UDID or serial number given.
         device: String,
+    },
+    /// More codes came on standard input than are ever tried.
+    #[error("--code-stdin: more than {limit} codes")]
+    TooManyCodes {
+        /// The most codes read.
+        limit: usize,
     },
     /// Neither the options nor a store give a code to try.
     #[error("no code to try: give --code (device code first)")]
@@ -522,23 +529,27 @@ impl UnlockReport {
         if json {
             return write_json_line(out, self);
         }
+        // Results and bodies quote the server: escaped for the terminal.
         for attempt in &self.attempts {
             write!(
                 out,
                 "{} (try {}): {} in {} ms",
-                attempt.label, attempt.try_number, attempt.result, attempt.duration_ms
+                attempt.label,
+                attempt.try_number,
+                Escaped(&attempt.result),
+                attempt.duration_ms
             )?;
             match &attempt.body {
-                Some(body) => writeln!(out, ": {body}")?,
+                Some(body) => writeln!(out, ": {}", Escaped(body))?,
                 None => writeln!(out)?,
             }
         }
         if self.codes.len() > 1 {
             for code in &self.codes {
-                writeln!(out, "{}: {}", code.code, code.verdict)?;
+                writeln!(out, "{}: {}", code.code, Escaped(&code.verdict))?;
             }
         }
-        writeln!(out, "{}", self.verdict)
+        writeln!(out, "{}", Escaped(&self.verdict))
     }
 }
 

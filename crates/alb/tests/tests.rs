@@ -1,7 +1,13 @@
 //! Integration tests of the `alb` binary and library (one test binary: each file is a module).
 
+/// Every freed heap block of this test binary can be checked for secrets (`residue.rs`).
+#[global_allocator]
+static ALLOCATOR: heap_residue::ResidueAllocator = heap_residue::ResidueAllocator;
+
 mod codes;
 mod flow;
 mod protocol;
+mod residue;
 mod store;
 mod unlock;
+mod untrusted;

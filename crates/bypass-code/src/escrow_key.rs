@@ -5,7 +5,7 @@
 use core::{fmt, str::FromStr};
 
 use subtle::{Choice, ConstantTimeEq};
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::{BypassCode, EscrowKeyError};
 
@@ -13,6 +13,10 @@ use crate::{BypassCode, EscrowKeyError};
 pub const ESCROW_KEY_BYTES: usize = 32;
 /// Number of hexadecimal digits in the text form of an escrow key.
 pub const ESCROW_KEY_HEX_LEN: usize = 64;
+
+/// The buffer every text form of a key is written into here (`Display`, `{:x}`, `{:X}`,
+/// `Serialize`): zeroized when dropped, so formatting leaves no copy of the key on the stack.
+type HexBuffer = Zeroizing<[u8; ESCROW_KEY_HEX_LEN]>;
 
 /// The escrow key of a bypass code: `PBKDF2-HMAC-SHA256(code bytes, 4 zero bytes, 50,000, 32)`.
 ///
@@ -45,13 +49,24 @@ impl EscrowKey {
     }
 
     /// Writes 64 upper-case hexadecimal digits into `buf`.
+    ///
+    /// The buffer then holds the key: zeroize it when done (see [`zeroize::Zeroizing`]).
     pub fn encode_upper<'a>(&self, buf: &'a mut [u8; ESCROW_KEY_HEX_LEN]) -> &'a str {
         self.encode_hex(buf, 0)
     }
 
     /// Writes 64 lower-case hexadecimal digits into `buf`.
+    ///
+    /// The buffer then holds the key: zeroize it when done (see [`zeroize::Zeroizing`]).
     pub fn encode_lower<'a>(&self, buf: &'a mut [u8; ESCROW_KEY_HEX_LEN]) -> &'a str {
         self.encode_hex(buf, 0x20)
+    }
+
+    /// Calls `use_text` with the key's 64 hexadecimal digits (`case` `0` upper, `0x20` lower)
+    /// written in a [`HexBuffer`], zeroized when this returns.
+    fn with_hex<R>(&self, case: u8, use_text: impl FnOnce(&str) -> R) -> R {
+        let mut buf = HexBuffer::new([0; ESCROW_KEY_HEX_LEN]);
+        use_text(self.encode_hex(&mut buf, case))
     }
 
     /// Branch-free hex encoding; `case` is `0` for upper and `0x20` for lower case.
@@ -130,15 +145,13 @@ impl From<[u8; ESCROW_KEY_BYTES]> for EscrowKey {
 
 impl fmt::UpperHex for EscrowKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; ESCROW_KEY_HEX_LEN];
-        f.write_str(self.encode_upper(&mut buf))
+        self.with_hex(0, |text| f.write_str(text))
     }
 }
 
 impl fmt::LowerHex for EscrowKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; ESCROW_KEY_HEX_LEN];
-        f.write_str(self.encode_lower(&mut buf))
+        self.with_hex(0x20, |text| f.write_str(text))
     }
 }
 
@@ -171,8 +184,7 @@ impl Eq for EscrowKey {}
 #[cfg(feature = "serde")]
 impl serde::Serialize for EscrowKey {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut buf = [0u8; ESCROW_KEY_HEX_LEN];
-        serializer.serialize_str(self.encode_upper(&mut buf))
+        self.with_hex(0, |text| serializer.serialize_str(text))
     }
 }
 
@@ -257,5 +269,22 @@ mod tests {
     fn debug_is_redacted() {
         let key: EscrowKey = UPPER.parse().unwrap();
         assert_eq!(format!("{key:?}"), "EscrowKey(<redacted>)");
+    }
+
+    /// What can be tested of stack hygiene: every text form goes through `with_hex`, whose
+    /// buffer type zeroizes on drop (a stack frame cannot be inspected after it is gone
+    /// without `unsafe`; this pins the type, and the text it hands out).
+    #[test]
+    fn text_forms_are_written_in_a_buffer_zeroized_on_drop() {
+        fn zeroized_on_drop<T: ZeroizeOnDrop>(_: &T) {}
+        zeroized_on_drop(&HexBuffer::new([0; ESCROW_KEY_HEX_LEN]));
+        let key: EscrowKey = UPPER.parse().unwrap();
+        assert_eq!(key.with_hex(0, |t| String::from(t)), UPPER);
+        assert_eq!(
+            key.with_hex(0x20, |t| String::from(t)),
+            UPPER.to_ascii_lowercase()
+        );
+        let mut buf = Zeroizing::new([0; ESCROW_KEY_HEX_LEN]);
+        assert_eq!(key.encode_upper(&mut buf), UPPER);
     }
 }

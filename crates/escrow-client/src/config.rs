@@ -46,6 +46,12 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
+    /// The CA file is larger than [`MAX_CA_FILE_BYTES`]; reading stopped there.
+    #[error("CA file {path} is larger than 4 MiB")]
+    CaFileTooLarge {
+        /// The file.
+        path: String,
+    },
     /// The CA PEM holds no usable certificate.
     #[error("the CA PEM holds no usable certificate{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
     NoCaCertificate {
@@ -183,8 +189,8 @@ impl TrustRoots {
         std::io::Read::read_to_end(&mut std::io::Read::take(file, limit + 1), &mut pem)
             .map_err(ca_error)?;
         if pem.len() > MAX_CA_FILE_BYTES {
-            return Err(ConfigError::NoCaCertificate {
-                reason: Some("the CA file is larger than 4 MiB".to_owned()),
+            return Err(ConfigError::CaFileTooLarge {
+                path: path.display().to_string(),
             });
         }
         Self::from_pem(&pem)

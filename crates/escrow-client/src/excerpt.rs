@@ -1,7 +1,5 @@
 //! The start of a response body, kept for diagnostics within a fixed bound.
 
-use core::fmt::Write as _;
-
 /// What replaces a secret found in a body.
 const REDACTED: &[u8] = b"[redacted]";
 
@@ -143,19 +141,13 @@ impl BodyExcerpt {
         self.bytes.is_empty()
     }
 
-    /// Printable text for a log line or terminal: invalid UTF-8 replaced, control characters
-    /// escaped (no terminal escape sequences pass), `…` appended when truncated.
+    /// Printable text for a log line or terminal: invalid UTF-8 replaced, control, bidirectional
+    /// and invisible characters escaped ([`printable`]: no terminal escape sequence passes), `…`
+    /// appended when truncated.
     #[must_use]
     pub fn to_text(&self) -> String {
         let lossy = String::from_utf8_lossy(&self.bytes);
-        let mut text = String::with_capacity(lossy.len());
-        for c in lossy.chars() {
-            if c.is_control() {
-                let _ = write!(text, "{}", c.escape_default());
-            } else {
-                text.push(c);
-            }
-        }
+        let mut text = printable::escape(&lossy).into_owned();
         if self.truncated {
             text.push('…');
         }
@@ -263,5 +255,8 @@ mod tests {
         let mut excerpt = BodyExcerpt::new(64);
         excerpt.push(b"a\x1b[31mb\n\xff");
         assert_eq!(excerpt.to_text(), "a\\u{1b}[31mb\\n\u{fffd}");
+        let mut c1 = BodyExcerpt::new(64);
+        c1.push("x\u{9b}2J\u{202e}y".as_bytes());
+        assert_eq!(c1.to_text(), "x\\u{9b}2J\\u{202e}y");
     }
 }

@@ -198,7 +198,8 @@ impl Identity {
             source,
         };
         let file = std::fs::File::open(path).map_err(io_error)?;
-        let mut bytes = Zeroizing::new(Vec::new());
+        // The whole bound at once: a growing `Vec` would free copies of the key unzeroized.
+        let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_IDENTITY_FILE_BYTES + 1));
         let limit = u64::try_from(MAX_IDENTITY_FILE_BYTES).unwrap_or(u64::MAX);
         std::io::Read::read_to_end(&mut std::io::Read::take(file, limit + 1), &mut bytes)
             .map_err(io_error)?;

@@ -1,10 +1,16 @@
 //! Why an MDM property list was rejected.
 
+use printable::Escaped;
+
 /// Why bytes are not the MDM message they were read as.
 ///
 /// Every variant that concerns a value names its **key path** (`Command.UnlockToken`,
 /// `QueryResponses.ServiceSubscriptions[1].IMEI`; the top-level dictionary is `(root)`), and the
 /// expected type or form. No variant ever carries a secret value.
+///
+/// Key paths and reasons quote the sender's text (its dictionary keys, a `Status` it sent):
+/// `Display` escapes every control and invisible character in them ([`printable`]), so a
+/// message can be printed on a terminal as it is; the fields hold the text unescaped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseError {
@@ -17,7 +23,7 @@ pub enum ParseError {
         limit: usize,
     },
     /// The bytes are not a well-formed XML or binary property list.
-    #[error("not a well-formed {format} property list: {reason}")]
+    #[error("not a well-formed {format} property list: {}", Escaped(.reason))]
     Syntax {
         /// `XML` or `binary`.
         format: &'static str,
@@ -44,13 +50,13 @@ pub enum ParseError {
         limit: usize,
     },
     /// A dictionary holds the same key twice (readers disagree on which one wins, so we refuse).
-    #[error("{path}: duplicate key")]
+    #[error("{}: duplicate key", Escaped(.path))]
     DuplicateKey {
         /// Key path of the repeated key.
         path: String,
     },
     /// A value has the wrong property-list type.
-    #[error("{path}: expected {expected}, found {found}")]
+    #[error("{}: expected {expected}, found {found}", Escaped(.path))]
     WrongType {
         /// Key path of the value.
         path: String,
@@ -60,7 +66,7 @@ pub enum ParseError {
         found: &'static str,
     },
     /// A required key is absent.
-    #[error("{path}: required key is missing (expected {expected})")]
+    #[error("{}: required key is missing (expected {expected})", Escaped(.path))]
     Missing {
         /// Key path of the missing key.
         path: String,
@@ -68,7 +74,7 @@ pub enum ParseError {
         expected: &'static str,
     },
     /// A value has the right type but not an accepted form.
-    #[error("{path}: expected {expected}: {reason}")]
+    #[error("{}: expected {expected}: {}", Escaped(.path), Escaped(.reason))]
     InvalidValue {
         /// Key path of the value.
         path: String,
@@ -76,6 +82,15 @@ pub enum ParseError {
         expected: &'static str,
         /// What is wrong, never quoting a secret.
         reason: String,
+    },
+    /// A value of a property-list type or range MDM does not use, which could not be written
+    /// back as XML: a UID (keyed archives only), or a date outside the years 0000–9999.
+    #[error("{}: {what} is not an MDM value (it cannot be written as XML)", Escaped(.path))]
+    Unsupported {
+        /// Key path of the value (`(root)` for the top level, `<key>` where a key was expected).
+        path: String,
+        /// What was found, e.g. `a UID` or `a date before the year 0000`.
+        what: &'static str,
     },
     /// The dictionary is neither a command, a command response nor a check-in message.
     #[error("not an MDM message: {reason}")]
@@ -93,7 +108,8 @@ impl ParseError {
             Self::DuplicateKey { path }
             | Self::WrongType { path, .. }
             | Self::Missing { path, .. }
-            | Self::InvalidValue { path, .. } => Some(path),
+            | Self::InvalidValue { path, .. }
+            | Self::Unsupported { path, .. } => Some(path),
             _ => None,
         }
     }

@@ -24,9 +24,19 @@ pub(crate) fn type_name(value: &Value) -> &'static str {
 }
 
 /// A dictionary being taken apart key by key; what is left over is kept as the unknown keys.
+///
+/// Whatever it still holds when dropped is scrubbed: on a parse error, the keys not read yet
+/// (an `UnlockToken` after a bad `Topic`, a whole dictionary that is no MDM message) may be
+/// secrets.
 pub(crate) struct Fields {
     dict: Dictionary,
     path: String,
+}
+
+impl Drop for Fields {
+    fn drop(&mut self) {
+        scrub(Value::Dictionary(core::mem::take(&mut self.dict)));
+    }
 }
 
 impl Fields {
@@ -176,15 +186,20 @@ impl Fields {
             return Ok(None);
         };
         let mut out = Vec::with_capacity(items.len());
-        for (index, item) in items.into_iter().enumerate() {
+        let mut items = items.into_iter().enumerate();
+        while let Some((index, item)) = items.next() {
             match item {
                 Value::String(s) => out.push(s),
                 other => {
-                    return Err(ParseError::WrongType {
+                    let error = ParseError::WrongType {
                         path: format!("{}[{index}]", self.path_of(key)),
                         expected: "string",
                         found: type_name(&other),
-                    });
+                    };
+                    scrub(other);
+                    scrub(Value::Array(items.map(|(_, item)| item).collect()));
+                    scrub(Value::Array(out.into_iter().map(Value::String).collect()));
+                    return Err(error);
                 }
             }
         }
@@ -197,13 +212,16 @@ impl Fields {
             return Ok(None);
         };
         let mut out = Vec::with_capacity(items.len());
-        for (index, item) in items.into_iter().enumerate() {
+        let mut items = items.into_iter().enumerate();
+        while let Some((index, item)) = items.next() {
             let path = format!("{}[{index}]", self.path_of(key));
             match item {
                 Value::Dictionary(d) => out.push(Fields::new(d, path)),
                 other => {
                     let found = type_name(&other);
                     scrub(other);
+                    // The dictionaries already taken scrub themselves when `out` drops.
+                    scrub(Value::Array(items.map(|(_, item)| item).collect()));
                     return Err(ParseError::WrongType {
                         path,
                         expected: "dictionary",
@@ -216,8 +234,8 @@ impl Fields {
     }
 
     /// The keys nobody took: kept verbatim.
-    pub(crate) fn rest(self) -> Dictionary {
-        self.dict
+    pub(crate) fn rest(mut self) -> Dictionary {
+        core::mem::take(&mut self.dict)
     }
 }
 

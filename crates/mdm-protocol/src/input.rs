@@ -117,6 +117,13 @@ impl Builder<'_> {
         }
     }
 
+    fn unsupported(&self, what: &'static str) -> ParseError {
+        ParseError::Unsupported {
+            path: value_path(&self.stack),
+            what,
+        }
+    }
+
     fn event(&mut self, event: OwnedEvent) -> Result<(), ParseError> {
         if self.root.is_some() {
             return Err(self.syntax("content after the top-level value"));
@@ -161,14 +168,21 @@ impl Builder<'_> {
                 self.decoded = self.decoded.saturating_add(data.len());
                 Value::Data(data.into_owned())
             }
-            Event::Date(date) => Value::Date(date),
+            Event::Date(date) => {
+                if crate::xml_date(date).is_none() {
+                    return Err(self.unsupported("a date outside the years 0000-9999"));
+                }
+                Value::Date(date)
+            }
             Event::Integer(i) => Value::Integer(i),
             Event::Real(r) => Value::Real(r),
             Event::String(s) => {
                 self.decoded = self.decoded.saturating_add(s.len());
                 Value::String(s.into_owned())
             }
-            Event::Uid(uid) => Value::Uid(uid),
+            // UIDs belong to keyed archives (NSKeyedArchiver); Apple's MDM schema has none, and
+            // an XML plist cannot hold one.
+            Event::Uid(_) => return Err(self.unsupported("a UID")),
             _ => return Err(self.syntax("unsupported property-list event")),
         };
         if self.decoded > self.limits.max_decoded_bytes {
@@ -253,6 +267,22 @@ where
         .ok_or_else(|| builder.syntax("no property list found"))
 }
 
+/// The key path of the value about to be placed: `(root)`, `A.B`, `L[2]`, or `A.<key>` where a
+/// dictionary key is expected.
+fn value_path(stack: &[Frame]) -> String {
+    match stack.last() {
+        None => "(root)".to_owned(),
+        Some(Frame::Dict { key: None, .. }) => path_of(stack, "<key>"),
+        Some(_) => {
+            let mut path = path_of(stack, "");
+            if path.ends_with('.') {
+                path.pop();
+            }
+            path
+        }
+    }
+}
+
 /// A best-effort key path for errors raised while building (dictionary keys on the stack).
 fn path_of(stack: &[Frame], key: &str) -> String {
     let mut path = String::new();
@@ -317,6 +347,46 @@ mod tests {
             ),
             Err(ParseError::TooDeep { limit: 2 })
         );
+    }
+
+    #[test]
+    fn value_paths_name_keys_indices_and_key_positions() {
+        let date = "<date>2024-05-01T12:00:00Z</date>";
+        for (body, path) in [
+            (date.to_owned(), "(root)"),
+            (format!("<dict><key>A</key>{date}</dict>"), "A"),
+            (
+                format!("<dict><key>A</key><array><true/>{date}</array></dict>"),
+                "A[1]",
+            ),
+            (
+                format!("<dict><key>A</key><dict><key>B</key>{date}</dict></dict>"),
+                "A.B",
+            ),
+            (
+                format!("<dict><key>A</key><dict>{date}</dict></dict>"),
+                "A.<key>",
+            ),
+        ] {
+            let mut builder = Builder {
+                stack: Vec::new(),
+                root: None,
+                values: 0,
+                decoded: 0,
+                format: PlistFormat::Xml,
+                limits: &Limits::DEFAULT,
+            };
+            let mut found = None;
+            for event in XmlReader::new(xml(&body).as_slice()) {
+                let event = event.unwrap();
+                if matches!(event, Event::Date(_)) {
+                    found = Some(value_path(&builder.stack));
+                    break;
+                }
+                builder.event(event).unwrap();
+            }
+            assert_eq!(found.as_deref(), Some(path), "{body}");
+        }
     }
 
     #[test]

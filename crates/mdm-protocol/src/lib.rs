@@ -15,6 +15,7 @@ mod output;
 mod request_type;
 mod response;
 mod secret;
+mod secret_key;
 mod security_info;
 
 pub use availability::{AccessRight, Availability, Platform, PlatformAvailability};
@@ -33,12 +34,14 @@ pub use identity::Identity;
 pub use input::PlistFormat;
 pub use limits::Limits;
 pub use message::MdmMessage;
+pub use output::xml_date;
 pub use plist;
 pub use request_type::{RequestType, UnknownRequestType};
 pub use response::{
     CertificateListItem, CommandResponse, ErrorChainItem, ResponsePayload, Status, UnknownStatus,
 };
 pub use secret::{Password, REDACTED, SecretData, UnlockToken, scrub};
+pub use secret_key::is_secret_key;
 pub use security_info::{FirmwarePasswordStatus, ManagementStatus, SecurityInfo};
 
 /// The HTTP content type of MDM command and check-in bodies.

@@ -1,8 +1,37 @@
 //! Writing property lists; the intermediate tree is scrubbed because it may hold secrets.
 
-use plist::{Dictionary, Value};
+use core::time::Duration;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use plist::{Date, Dictionary, Value};
 
 use crate::{EncodeError, PlistFormat, secret::scrub};
+
+/// 0000-01-01T00:00:00Z, seconds before the Unix epoch: the earliest date XML can write.
+const FIRST_XML_DATE: Duration = Duration::from_secs(62_167_219_200);
+/// 10000-01-01T00:00:00Z, seconds after the Unix epoch: the first date XML cannot write.
+const END_OF_XML_DATES: Duration = Duration::from_secs(253_402_300_800);
+
+/// The XML property-list form of `date` (RFC 3339, `2024-05-01T12:00:00Z`), or `None` when its
+/// year is outside 0000–9999: XML cannot write it (a binary plist can hold such a date, and the
+/// `plist` crate panics formatting it).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use mdm_protocol::{plist::Date, xml_date};
+///
+/// let date = Date::from(UNIX_EPOCH + Duration::from_secs(1_714_564_800));
+/// assert_eq!(xml_date(date).as_deref(), Some("2024-05-01T12:00:00Z"));
+/// assert_eq!(xml_date(Date::from(UNIX_EPOCH - Duration::from_secs(62_167_219_201))), None);
+/// ```
+#[must_use]
+pub fn xml_date(date: Date) -> Option<String> {
+    let fits = match SystemTime::from(date).duration_since(UNIX_EPOCH) {
+        Ok(after) => after < END_OF_XML_DATES,
+        Err(before) => before.duration() <= FIRST_XML_DATE,
+    };
+    fits.then(|| date.to_xml_format())
+}
 
 /// Writes `dict` as a property list in `format`, then scrubs the tree.
 pub(crate) fn encode(dict: Dictionary, format: PlistFormat) -> Result<Vec<u8>, EncodeError> {
@@ -28,10 +57,14 @@ macro_rules! plist_output {
             }
 
             /// The message as a property-list tree with every secret replaced by
-            /// `"<redacted>"`: safe to log or print.
+            /// `"<redacted>"`: safe to log or print. Secrets are the typed ones and, at any
+            /// depth, every value under a key [`is_secret_key`](crate::is_secret_key) names
+            /// (booleans excepted), typed or kept unknown.
             #[must_use]
             pub fn to_redacted_value(&self) -> plist::Value {
-                plist::Value::Dictionary(self.write(true))
+                let mut dict = self.write(true);
+                crate::secret_key::redact_secret_keys(&mut dict);
+                plist::Value::Dictionary(dict)
             }
 
             /// The message as an XML property list (what a server sends).

@@ -297,3 +297,41 @@ fn garbage_is_a_syntax_error() {
         }
     }
 }
+
+#[test]
+fn keys_and_values_quoted_by_errors_are_escaped_for_terminals() {
+    let title = "Name\u{1b}]0;pwned\u{7}";
+    let clear = "\u{1b}[2J\u{9b}2J\u{202e}";
+    let duplicate = plist(&format!(
+        "<key>Status</key><string>Idle</string><key>{title}</key><true/><key>{title}</key><true/>"
+    ));
+    let error = CommandResponse::parse(&duplicate, &Limits::DEFAULT).unwrap_err();
+    assert_eq!(error.path(), Some(title), "the field keeps the key as sent");
+    assert_eq!(
+        error.to_string(),
+        "Name\\u{1b}]0;pwned\\u{7}: duplicate key"
+    );
+
+    let nested = plist(&format!(
+        "<key>Status</key><string>Idle</string><key>ErrorChain</key><array><dict>\
+         <key>ErrorCode</key><integer>1</integer><key>ErrorDomain</key><string>D</string>\
+         </dict><dict><key>{clear}</key><true/><key>{clear}</key><false/></dict></array>"
+    ));
+    let shown = CommandResponse::parse(&nested, &Limits::DEFAULT)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        shown,
+        "ErrorChain[1].\\u{1b}[2J\\u{9b}2J\\u{202e}: duplicate key"
+    );
+
+    let status = plist(&format!("<key>Status</key><string>{clear}</string>"));
+    let shown = CommandResponse::parse(&status, &Limits::DEFAULT)
+        .unwrap_err()
+        .to_string();
+    assert!(!shown.chars().any(printable::needs_escape), "{shown:?}");
+    assert!(
+        shown.starts_with("Status: expected Acknowledged"),
+        "{shown}"
+    );
+}

@@ -7,11 +7,18 @@
     clippy::std_instead_of_alloc
 )]
 
+/// Every freed heap block of this test binary can be checked for secrets (`residue.rs`).
+#[global_allocator]
+static ALLOCATOR: heap_residue::ResidueAllocator = heap_residue::ResidueAllocator;
+
 mod apple_examples;
 mod errors;
 mod fixtures;
 mod interop;
 mod proptests;
+mod residue;
 mod roundtrip;
 mod samples;
 mod schema;
+mod secret_keys;
+mod writeback;

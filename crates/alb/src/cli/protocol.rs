@@ -7,7 +7,7 @@ use std::{
     process::ExitCode,
 };
 
-use alb::{Error, MessageReport, ProtocolError, encode_command, read_message};
+use alb::{Error, MessageReport, ProtocolError, encode_command, input, read_message};
 use clap::Subcommand;
 use mdm_protocol::{
     CertificateList, ClearPasscode, Command as MdmCommand, CommandRequest, DeviceInformation,
@@ -127,20 +127,17 @@ fn usage(message: String) -> Error {
     Error::Protocol(ProtocolError::Command(message))
 }
 
+/// Reads a secret file, at most [`input::MAX_SECRET_FILE_BYTES`].
 fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
-    std::fs::read(path).map(Zeroizing::new).map_err(|error| {
-        usage(format!(
-            "cannot read {what} file {}: {error}",
-            path.display()
-        ))
-    })
+    let name = format!("{what} file {}", path.display());
+    Ok(input::read_file(path, &name, input::MAX_SECRET_FILE_BYTES)?)
 }
 
 /// A password file's first line (without its line ending).
 fn read_password(path: &Path) -> Result<Password, Error> {
     let bytes = read_secret_file(path, "password")?;
-    let text = core::str::from_utf8(&bytes)
-        .map_err(|_| usage(format!("password file {} is not UTF-8", path.display())))?;
+    let name = format!("password file {}", path.display());
+    let text = input::utf8(&name, &bytes)?;
     Ok(Password::from(text.lines().next().unwrap_or("")))
 }
 
@@ -258,7 +255,7 @@ fn parse(
             }
             Err(error) => {
                 failures += 1;
-                eprintln!("alb: {error}");
+                alb::diagnostic(&error);
             }
         }
     }

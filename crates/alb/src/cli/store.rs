@@ -3,13 +3,13 @@
 
 use std::{
     fs,
-    io::{self, BufRead, Write},
-    path::PathBuf,
+    io::{self, Write},
+    path::{Path, PathBuf},
     process::ExitCode,
 };
 
 use alb::{
-    Error,
+    Error, input,
     store_flow::{self, StoreFlowError, Target},
     write_json_line,
 };
@@ -18,6 +18,7 @@ use code_store::{
     AnyStore, CodeStore, DeviceRecord, Event, HistoryEntry, StoreKey, Timestamp, Udid,
     export::RecordJson,
 };
+use printable::Escaped;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -51,10 +52,10 @@ impl StoreArgs {
         {
             use std::os::unix::fs::PermissionsExt;
             if metadata.permissions().mode() & 0o077 != 0 {
-                eprintln!(
-                    "alb: warning: key file {} can be read by other users (chmod 600 it)",
+                alb::diagnostic(format_args!(
+                    "warning: key file {} can be read by other users (chmod 600 it)",
                     path.display()
-                );
+                ));
             }
         }
         let env_key = std::env::var(store_flow::STORE_KEY_VARIABLE)
@@ -67,11 +68,11 @@ impl StoreArgs {
             let path = store_flow::default_key_path();
             if !path.exists() {
                 match store_flow::write_new_key_file(&path) {
-                    Ok(()) => eprintln!(
-                        "alb: created a new store key in {} (mode 0600): back it up, without it \
-                         the stored codes cannot be read",
+                    Ok(()) => alb::diagnostic(format_args!(
+                        "created a new store key in {} (mode 0600): back it up, without it the \
+                         stored codes cannot be read",
                         path.display()
-                    ),
+                    )),
                     // Another `alb` made it a moment ago: use that one.
                     Err(StoreFlowError::KeyFile { source, .. })
                         if source.kind() == io::ErrorKind::AlreadyExists => {}
@@ -179,11 +180,11 @@ pub fn run(command: Command, args: &StoreArgs) -> Result<ExitCode, Error> {
                 writeln!(out, "{}", key.to_text().as_str())?;
             }
         }
-        eprintln!(
-            "alb: keep this key secret and backed up: without it the stored codes cannot be read. \
+        alb::diagnostic(format_args!(
+            "keep this key secret and backed up: without it the stored codes cannot be read. \
              Use it with --key-file FILE (mode 0600) or {}.",
             store_flow::STORE_KEY_VARIABLE
-        );
+        ));
         return Ok(ExitCode::SUCCESS);
     }
     let runtime = runtime()?;
@@ -239,7 +240,9 @@ pub fn run(command: Command, args: &StoreArgs) -> Result<ExitCode, Error> {
 async fn find(store: &AnyStore, device: &str) -> Result<Vec<DeviceRecord>, Error> {
     let found = store.find(device).await.map_err(StoreFlowError::from)?;
     if found.is_empty() {
-        eprintln!("alb: no device with UDID or serial number {device:?}");
+        alb::diagnostic(format_args!(
+            "no device with UDID or serial number {device:?}"
+        ));
     }
     Ok(found)
 }
@@ -278,7 +281,7 @@ fn write_record(
     }
     let line = |out: &mut dyn Write, name: &str, value: Option<&str>| -> io::Result<()> {
         match value {
-            Some(value) => writeln!(out, "{name:<15} {value}"),
+            Some(value) => writeln!(out, "{name:<15} {}", Escaped(value)),
             None => Ok(()),
         }
     };
@@ -389,7 +392,7 @@ async fn history(
                     record.udid,
                     entry.at,
                     entry.event.name(),
-                    detail.unwrap_or_default()
+                    Escaped(&detail.unwrap_or_default())
                 )?;
             }
         }
@@ -437,20 +440,26 @@ async fn missing(store: &AnyStore, out: &mut impl Write, json: bool) -> Result<E
                 (Some(d), Some(_)) => format!("window closed {d}"),
                 _ => "enrolment time unknown".to_owned(),
             };
-            writeln!(out, "{}  {}  {when}", m.record.udid, serial.unwrap_or("-"))?;
+            writeln!(
+                out,
+                "{}  {}  {when}",
+                m.record.udid,
+                Escaped(serial.unwrap_or("-"))
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_input(file: Option<&PathBuf>) -> Result<Box<dyn BufRead>, Error> {
+/// The import input: the file, or standard input for `-` or nothing; and its name for errors.
+fn import_input(file: Option<&PathBuf>) -> Result<(String, Box<dyn io::Read>), Error> {
     Ok(match file {
         Some(path) if path.as_os_str() != "-" => {
-            Box::new(io::BufReader::new(fs::File::open(path).map_err(|e| {
-                io::Error::new(e.kind(), format!("{}: {e}", path.display()))
-            })?))
+            let name = path.display().to_string();
+            let file = input::open(path, &name)?;
+            (name, Box::new(file))
         }
-        _ => Box::new(io::BufReader::new(io::stdin())),
+        _ => ("standard input".to_owned(), Box::new(io::stdin())),
     })
 }
 
@@ -459,18 +468,27 @@ async fn import(
     out: &mut impl Write,
     file: Option<PathBuf>,
 ) -> Result<ExitCode, Error> {
-    let input = read_input(file.as_ref())?;
+    let (name, reader) = import_input(file.as_ref())?;
     let (mut changed, mut unchanged, mut refused) = (0_u64, 0_u64, 0_u64);
-    for (index, line) in input.lines().enumerate() {
-        let line = Zeroizing::new(line?);
-        if line.trim().is_empty() {
+    for line in input::Lines::new(name, reader, input::MAX_IMPORT_LINE_BYTES) {
+        let line = match line {
+            Ok(line) => line,
+            // A line too long or not UTF-8: refused, and the next one is read.
+            Err(e) if e.is_line_error() => {
+                alb::diagnostic(format_args!("import: {e}"));
+                refused += 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if line.text.trim().is_empty() {
             continue;
         }
-        match store_flow::import_line(store, index + 1, &line).await {
+        match store_flow::import_line(store, line.number, &line.text).await {
             Ok(outcome) if outcome.changed() => changed += 1,
             Ok(_) => unchanged += 1,
             Err(e @ StoreFlowError::Import { .. }) => {
-                eprintln!("alb: import: {e}");
+                alb::diagnostic(format_args!("import: {e}"));
                 refused += 1;
             }
             Err(e) => return Err(e.into()),
@@ -514,9 +532,13 @@ pub fn generate(args: &StoreArgs, targets: Targets, json: bool) -> Result<ExitCo
     let targets = match targets {
         Targets::One(target) => vec![target],
         Targets::File(path) => {
-            let text = fs::read_to_string(&path)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-            store_flow::parse_targets(&path.display().to_string(), &text)?
+            let name = path.display().to_string();
+            let bytes = input::read_file(
+                &path,
+                &format!("serial list {name}"),
+                input::MAX_SERIAL_LIST_BYTES,
+            )?;
+            store_flow::parse_targets(&name, &bytes)?
         }
     };
     let runtime = runtime()?;
@@ -554,7 +576,7 @@ pub fn generate(args: &StoreArgs, targets: Targets, json: bool) -> Result<ExitCo
                     writeln!(
                         out,
                         "{}  {}  {}",
-                        issued.serial,
+                        Escaped(&issued.serial),
                         code_text.as_str(),
                         key_text.as_str()
                     )?;
@@ -569,25 +591,13 @@ pub fn generate(args: &StoreArgs, targets: Targets, json: bool) -> Result<ExitCo
 }
 
 /// Reads one message: the file, or standard input for `-`, at most the protocol's size limit.
-fn read_message(path: &PathBuf) -> io::Result<Vec<u8>> {
-    use std::io::Read;
+fn read_message(path: &Path, source: &str) -> Result<Zeroizing<Vec<u8>>, input::InputError> {
     let limit = mdm_protocol::Limits::DEFAULT.max_bytes;
-    let reader: Box<dyn Read> = if path.as_os_str() == "-" {
-        Box::new(io::stdin())
+    if path.as_os_str() == "-" {
+        input::read_all(source, io::stdin().lock(), limit)
     } else {
-        Box::new(fs::File::open(path)?)
-    };
-    let mut bytes = Vec::new();
-    reader
-        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
-        .read_to_end(&mut bytes)?;
-    if bytes.len() > limit {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("larger than {limit} bytes"),
-        ));
+        input::read_file(path, source, limit)
     }
-    Ok(bytes)
 }
 
 async fn ingest(
@@ -602,11 +612,11 @@ async fn ingest(
     };
     let mut skipped = 0_u64;
     for path in &files {
-        let source = path.display();
-        let bytes = match read_message(path) {
-            Ok(bytes) => Zeroizing::new(bytes),
+        let source = path.display().to_string();
+        let bytes = match read_message(path, &source) {
+            Ok(bytes) => bytes,
             Err(e) => {
-                eprintln!("alb: ingest: {source}: {e}");
+                alb::diagnostic(format_args!("ingest: {e}"));
                 skipped += 1;
                 continue;
             }
@@ -615,7 +625,8 @@ async fn ingest(
             Ok(ingested) => {
                 let device = ingested.udid.as_ref().map_or("-", Udid::as_str);
                 for line in ingested.describe() {
-                    writeln!(out, "{source}: {device}: {}: {line}", ingested.message)?;
+                    let text = format!("{source}: {device}: {}: {line}", ingested.message);
+                    writeln!(out, "{}", Escaped(&text))?;
                 }
                 // A device claiming another enrolled device's serial number was refused.
                 if ingested
@@ -628,7 +639,7 @@ async fn ingest(
             }
             Err(store_flow::IngestError::Store(e)) => return Err(StoreFlowError::Store(e).into()),
             Err(e) => {
-                eprintln!("alb: ingest: {source}: skipped: {e}");
+                alb::diagnostic(format_args!("ingest: {source}: skipped: {e}"));
                 skipped += 1;
             }
         }

@@ -1,14 +1,10 @@
 //! `alb unlock`: remove Activation Lock through Apple's escrow-key unlock service.
 
 use core::{fmt, time::Duration};
-use std::{
-    io::{self, BufRead as _, Write},
-    path::PathBuf,
-    process::ExitCode,
-};
+use std::{io, path::PathBuf, process::ExitCode};
 
 use alb::{
-    Error,
+    Error, input,
     unlock::{
         ClientSettings, DeviceOptions, UnlockError, UnlockReport, find_record, load_identity,
         parse_codes, plan, unlock_and_record,
@@ -149,7 +145,7 @@ fn unlock(args: &UnlockArgs, store_args: &StoreArgs) -> Result<ExitCode, Error> 
         .map(|code| Zeroizing::new(code.clone()))
         .collect();
     if args.code_stdin {
-        texts.extend(read_codes(&mut io::stdin().lock())?);
+        texts.extend(read_codes(io::stdin().lock())?);
     }
     let given = parse_codes(&texts.iter().map(|t| t.as_str()).collect::<Vec<_>>())?;
     if args.device.is_none() {
@@ -193,7 +189,7 @@ fn unlock(args: &UnlockArgs, store_args: &StoreArgs) -> Result<ExitCode, Error> 
         if report.unlocked() {
             Ok(ExitCode::SUCCESS)
         } else {
-            let _ = writeln!(io::stderr(), "alb: {}", report.verdict());
+            alb::diagnostic(report.verdict());
             Ok(ExitCode::from(1))
         }
     })
@@ -202,33 +198,25 @@ fn unlock(args: &UnlockArgs, store_args: &StoreArgs) -> Result<ExitCode, Error> 
 /// The most codes `--code-stdin` reads.
 const MAX_STDIN_CODES: usize = 16;
 /// The longest line `--code-stdin` reads (a code is 29 characters).
-const MAX_STDIN_LINE: u64 = 128;
+const MAX_STDIN_LINE: usize = 128;
 
-/// Reads codes one per line (blank lines skipped), bounded in count and length.
-fn read_codes(input: &mut impl io::BufRead) -> Result<Vec<Zeroizing<String>>, Error> {
+/// Reads codes one per line (blank lines skipped), bounded in count and length; stops at the
+/// first line too long or not UTF-8 (a code list with a bad line is not guessed at).
+fn read_codes(reader: impl io::Read) -> Result<Vec<Zeroizing<String>>, Error> {
     let mut codes = Vec::new();
-    loop {
-        let mut line = Zeroizing::new(String::new());
-        let read = io::Read::take(&mut *input, MAX_STDIN_LINE).read_line(&mut line)?;
-        if read == 0 {
-            return Ok(codes);
-        }
-        if !line.ends_with('\n') && u64::try_from(read).is_ok_and(|n| n == MAX_STDIN_LINE) {
-            return Err(
-                io::Error::new(io::ErrorKind::InvalidData, "--code-stdin: line too long").into(),
-            );
-        }
-        let code = line.trim();
+    for line in input::Lines::new("--code-stdin: standard input", reader, MAX_STDIN_LINE) {
+        let line = line?;
+        let code = line.text.trim();
         if code.is_empty() {
             continue;
         }
         if codes.len() == MAX_STDIN_CODES {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "--code-stdin: more than 16 codes",
-            )
+            return Err(UnlockError::TooManyCodes {
+                limit: MAX_STDIN_CODES,
+            }
             .into());
         }
         codes.push(Zeroizing::new(code.to_owned()));
     }
+    Ok(codes)
 }
