@@ -8,10 +8,15 @@
 //!                                       cargo-fuzz on every target (or one)
 //! cargo xtask demo                      the whole flow on one machine (simulated devices, a
 //!                                       stand-in for Apple's escrow service, a temporary store)
+//! cargo xtask codegen [--schema DIR] [--check]
+//!                                       mdm-protocol's src/generated/ from Apple's YAML schema
+//!                                       (default DIR: ../shared/apple-device-management);
+//!                                       --check fails when the committed code differs
 //! ```
 #![forbid(unsafe_code)]
 
 mod bench;
+mod codegen;
 mod fuzz;
 mod shell;
 mod test;
@@ -25,6 +30,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("demo") => demo(&args[1..]),
+        Some("codegen") => codegen::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("{}", USAGE);
             Ok(())
@@ -68,4 +74,8 @@ tasks:
                                      cargo-fuzz on every target (or TARGET); --smoke = a few
                                      seconds each
   demo                               the whole flow on one machine: simulated devices, a
-                                     stand-in for Apple's escrow service, a temporary store";
+                                     stand-in for Apple's escrow service, a temporary store
+  codegen [--schema DIR] [--check]   mdm-protocol's src/generated/ from Apple's YAML schema
+                                     (default DIR: ../shared/apple-device-management);
+                                     --check fails, naming the files, when the committed code
+                                     differs";
