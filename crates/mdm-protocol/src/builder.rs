@@ -83,7 +83,8 @@ pub enum BuildError {
 /// accepted, and a `.` inside a key is written `\.`. A value is read as the key's type:
 /// strings as they are, integers and reals in decimal, booleans as `true`/`false`, dates in
 /// RFC 3339 (`2026-11-23T10:00:00Z`), data in base64 (or hex after `hex:`); arrays and
-/// dictionaries as JSON. Items of `Settings` need their `Item` first.
+/// dictionaries as JSON; values of no declared type (`<any>`) as JSON when they read as JSON,
+/// as strings otherwise. Items of `Settings` need their `Item` first.
 ///
 /// ```
 /// use mdm_protocol::{CommandBuilder, CommandRequest, CommandType, SchemaRequest};
@@ -97,7 +98,10 @@ pub enum BuildError {
 /// assert!(matches!(command.request, CommandRequest::Schema(SchemaRequest::Settings(_))));
 ///
 /// let error = CommandBuilder::new(CommandType::DeviceLock).set("Pin", "1234").unwrap_err();
-/// assert_eq!(error.to_string(), "Pin: unknown key (known here: Message, PhoneNumber, PIN)");
+/// assert_eq!(
+///     error.to_string(),
+///     "Pin: unknown key (known here: Message, PhoneNumber, PIN, RequestRequiresNetworkTether)"
+/// );
 /// # Ok::<(), mdm_protocol::BuildError>(())
 /// ```
 ///
@@ -227,7 +231,12 @@ impl CommandBuilder {
             serde_json::from_str(json).map_err(|e| BuildError::WrongType {
                 path: "(root)".to_owned(),
                 expected: "a JSON object",
-                reason: format!("line {}, column {}: {}", e.line(), e.column(), format!("{:?}", e.classify()).to_lowercase()),
+                reason: format!(
+                    "line {}, column {}: {}",
+                    e.line(),
+                    e.column(),
+                    format!("{:?}", e.classify()).to_lowercase()
+                ),
             })?;
         let serde_json::Value::Object(map) = parsed else {
             return Err(BuildError::WrongType {
@@ -396,7 +405,10 @@ fn descend(
             if index > items.len() {
                 return Err(BuildError::BadPath {
                     path: child_path,
-                    reason: format!("items are numbered in order; the next one is {}", items.len()),
+                    reason: format!(
+                        "items are numbered in order; the next one is {}",
+                        items.len()
+                    ),
                 });
             }
             if index == items.len() {
@@ -509,6 +521,11 @@ fn from_text(text: &str, spec: &KeySpec, path: &str) -> Result<Value, BuildError
         },
         Kind::Date => Value::Date(date(text, path)?),
         Kind::Data => Value::Data(data(text, path)?),
+        // Any value: JSON when it reads as JSON, a string otherwise.
+        Kind::Any => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(json) => any_json(&json, path)?,
+            Err(_) => Value::String(text.to_owned()),
+        },
         _ => {
             let json: serde_json::Value = serde_json::from_str(text).map_err(|e| {
                 wrong(&format!(
@@ -579,9 +596,9 @@ fn from_json(json: &serde_json::Value, spec: &KeySpec, path: &str) -> Result<Val
     };
     Ok(match (spec.kind, json) {
         (Kind::String, J::String(s)) => Value::String(s.clone()),
-        (Kind::Integer, J::Number(n)) => {
-            Value::Integer(Integer::from(n.as_i64().ok_or_else(|| wrong("non-integer number"))?))
-        }
+        (Kind::Integer, J::Number(n)) => Value::Integer(Integer::from(
+            n.as_i64().ok_or_else(|| wrong("non-integer number"))?,
+        )),
         (Kind::Real, J::Number(n)) => Value::Real(n.as_f64().ok_or_else(|| wrong("number"))?),
         (Kind::Boolean, J::Bool(b)) => Value::Boolean(*b),
         (Kind::Date, J::String(s)) => Value::Date(date(s, path)?),

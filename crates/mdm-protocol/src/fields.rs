@@ -299,7 +299,7 @@ impl DictWriter {
 
     /// Writes a typed value.
     pub(crate) fn put<T: ToPlist + ?Sized>(&mut self, key: &str, value: &T) -> &mut Self {
-        let value = value.to_plist(self.redact);
+        let value = value.to_plist_at(key, self.redact);
         self.value(key, value)
     }
 

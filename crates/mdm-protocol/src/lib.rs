@@ -20,6 +20,8 @@ mod redact;
 mod request_type;
 mod response;
 mod runtime;
+#[cfg(feature = "test-support")]
+pub mod sample;
 pub mod schema;
 mod secret;
 mod security_info;

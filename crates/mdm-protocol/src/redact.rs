@@ -105,6 +105,12 @@ pub fn redact_untyped(value: &Value) -> Value {
     redact(value, false)
 }
 
+/// `value` as written under `key`: all of it redacted when the key's name is a secret's,
+/// otherwise as [`redact_untyped`].
+pub(crate) fn redact_under(key: &str, value: &Value) -> Value {
+    redact(value, is_secret_key(key))
+}
+
 /// Iterative over containers would need an explicit stack; the trees redacted here were built
 /// under [`Limits::max_depth`](crate::Limits::max_depth), so recursion is bounded.
 fn redact(value: &Value, secret: bool) -> Value {

@@ -174,7 +174,7 @@ pub enum ResponsePayload {
         /// Other keys of the `VerifyFirmwarePassword` dictionary, kept verbatim.
         extra: Dictionary,
     },
-    /// `RotateFileVaultKey`.
+    /// `RotateFileVaultKey` (its `RotateResult`).
     RotateFileVaultKey {
         /// `RotateResult.EncryptedNewRecoveryKey` (CMS envelope of the new recovery key).
         encrypted_new_recovery_key: Option<SecretData>,
@@ -458,11 +458,12 @@ impl CommandResponse {
                 encrypted_new_recovery_key,
                 extra,
             } => {
-                if encrypted_new_recovery_key.is_some() || !extra.is_empty() {
-                    let mut d = DictWriter::with_extra(redact, extra);
-                    d.put_opt("EncryptedNewRecoveryKey", encrypted_new_recovery_key.as_ref());
-                    out.value("RotateResult", Value::Dictionary(d.finish()));
-                }
+                let mut d = DictWriter::with_extra(redact, extra);
+                d.put_opt(
+                    "EncryptedNewRecoveryKey",
+                    encrypted_new_recovery_key.as_ref(),
+                );
+                out.value("RotateResult", Value::Dictionary(d.finish()));
             }
             ResponsePayload::Schema(payload) => payload.write_to(&mut out),
         }
@@ -526,10 +527,7 @@ fn read_payload(
                 encrypted_new_recovery_key: d.opt_secret_data("EncryptedNewRecoveryKey")?,
                 extra: d.rest(),
             },
-            None => ResponsePayload::RotateFileVaultKey {
-                encrypted_new_recovery_key: None,
-                extra: Dictionary::new(),
-            },
+            None => ResponsePayload::None,
         },
         RequestType::ClearActivationLockBypassCode
         | RequestType::ClearPasscode

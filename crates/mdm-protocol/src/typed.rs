@@ -10,7 +10,7 @@ use plist::{Data, Date, Dictionary, Integer, Value};
 use crate::{
     ParseError,
     fields::{Fields, type_name},
-    redact::redact_untyped,
+    redact::{redact_under, redact_untyped},
     secret::{Password, REDACTED, SecretData, UnlockToken, scrub},
 };
 
@@ -66,6 +66,12 @@ pub(crate) trait FromPlist: Sized {
 pub(crate) trait ToPlist {
     /// The property-list value.
     fn to_plist(&self, redact: bool) -> Value;
+
+    /// The value written under `key`: the same, except for untyped values, which a
+    /// secret-named key redacts whole.
+    fn to_plist_at(&self, _key: &str, redact: bool) -> Value {
+        self.to_plist(redact)
+    }
 }
 
 impl FromPlist for String {
@@ -188,6 +194,14 @@ impl ToPlist for Value {
     fn to_plist(&self, redact: bool) -> Value {
         if redact {
             redact_untyped(self)
+        } else {
+            self.clone()
+        }
+    }
+
+    fn to_plist_at(&self, key: &str, redact: bool) -> Value {
+        if redact {
+            redact_under(key, self)
         } else {
             self.clone()
         }
@@ -338,7 +352,7 @@ impl<T: ToPlist> ToPlist for BTreeMap<String, T> {
     fn to_plist(&self, redact: bool) -> Value {
         Value::Dictionary(
             self.iter()
-                .map(|(key, item)| (key.clone(), item.to_plist(redact)))
+                .map(|(key, item)| (key.clone(), item.to_plist_at(key, redact)))
                 .collect(),
         )
     }

@@ -8,10 +8,13 @@
 )]
 
 mod apple_examples;
+mod builder;
 mod errors;
 mod fixtures;
+mod generated;
 mod interop;
 mod proptests;
 mod roundtrip;
 mod samples;
 mod schema;
+mod secrets;

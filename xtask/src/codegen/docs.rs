@@ -78,13 +78,11 @@ fn code_quotes(line: &str) -> String {
         let opens = chars[i] == '\''
             && (i == 0 || matches!(chars[i - 1], ' ' | '(' | '"' | '/'))
             && chars.get(i + 1).is_some_and(|c| !c.is_whitespace());
-        if opens
-            && let Some(len) = chars[i + 1..].iter().position(|&c| c == '\'')
-        {
+        if opens && let Some(len) = chars[i + 1..].iter().position(|&c| c == '\'') {
             let end = i + 1 + len;
-            let closes = chars
-                .get(end + 1)
-                .is_none_or(|c| matches!(c, ' ' | '.' | ',' | ';' | ':' | ')' | '"' | '/' | '!' | '?'));
+            let closes = chars.get(end + 1).is_none_or(|c| {
+                matches!(c, ' ' | '.' | ',' | ';' | ':' | ')' | '"' | '/' | '!' | '?')
+            });
             if len > 0 && closes {
                 out.push('`');
                 // Inside code spans, Markdown escapes are literal: undo ours.
@@ -164,9 +162,10 @@ mod tests {
             lines("If 'true', the device's [array] of <string> at https://x.example/a_b."),
             ["If `true`, the device's \\[array\\] of &lt;string&gt; at <https://x.example/a_b>."]
         );
-        assert_eq!(lines("    indented\n\n\n```\ncode <x>\n```"), [
-            "indented", "", "```text", "code <x>", "```"
-        ]);
+        assert_eq!(
+            lines("    indented\n\n\n```\ncode <x>\n```"),
+            ["indented", "", "```text", "code <x>", "```"]
+        );
         assert_eq!(lines("* '1': Lock screen"), ["* `1`: Lock screen"]);
         assert_eq!(summary("First one. Second."), "First one.");
     }

@@ -42,10 +42,9 @@ pub fn rust_type(types: &Types<'_>, node: &Node) -> String {
         Shape::Any => "rt::Value".to_owned(),
         Shape::Array(item) => format!("Vec<{}>", rust_type(types, item)),
         Shape::Dict(keys) if keys.is_empty() => "rt::Dictionary".to_owned(),
-        Shape::Dict(_) | Shape::Union { .. } => types
-            .name(node)
-            .unwrap_or("rt::Dictionary")
-            .to_owned(),
+        Shape::Dict(_) | Shape::Union { .. } => {
+            types.name(node).unwrap_or("rt::Dictionary").to_owned()
+        }
         Shape::Map(value) => format!("rt::BTreeMap<String, {}>", rust_type(types, value)),
         Shape::ErrorChainItem => "rt::ErrorChainItem".to_owned(),
     }
@@ -79,13 +78,19 @@ fn fields<'a>(def: &StructDef<'a>) -> Result<Vec<Field<'a>>, String> {
                 _ => "other",
             };
             if expected != Some(found) || node.secret.is_some() {
-                return Err(format!("{}.{}: not the identity's type", def.path, node.key));
+                return Err(format!(
+                    "{}.{}: not the identity's type",
+                    def.path, node.key
+                ));
             }
             continue;
         }
         let name = names::field(&node.key);
         if ["extra", "identity"].contains(&name.as_str()) {
-            return Err(format!("{}.{}: clashes with a generated field", def.path, node.key));
+            return Err(format!(
+                "{}.{}: clashes with a generated field",
+                def.path, node.key
+            ));
         }
         if let Some(other) = out.iter().find(|f| f.name == name) {
             return Err(format!(
@@ -110,8 +115,7 @@ fn field_doc(out: &mut String, node: &Node, side: Side) {
         notes.push(if side == Side::Server {
             "Required.".to_owned()
         } else {
-            "Required by the schema, but devices leave it out on errors: optional here."
-                .to_owned()
+            "Required by the schema, but devices leave it out on errors: optional here.".to_owned()
         });
     }
     match &node.default {
@@ -336,12 +340,18 @@ fn open_enum(out: &mut String, name: &str, node: &Node) -> Result<(), String> {
         };
         let variant = names::camel(value);
         if variant == "Unlisted" || variants.iter().any(|(v, _, _)| *v == variant) {
-            return Err(format!("{name}: values give the variant name {variant} twice"));
+            return Err(format!(
+                "{name}: values give the variant name {variant} twice"
+            ));
         }
         variants.push((variant, value, doc));
     }
     out.push('\n');
-    let _ = writeln!(out, "/// `{}`: the values the schema lists, and any other.", node.key);
+    let _ = writeln!(
+        out,
+        "/// `{}`: the values the schema lists, and any other.",
+        node.key
+    );
     out.push_str("#[derive(Debug, Clone, PartialEq, Eq, Hash)]\n#[non_exhaustive]\n");
     let _ = writeln!(out, "pub enum {name} {{");
     for (variant, value, value_doc) in &variants {

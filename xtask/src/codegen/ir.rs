@@ -120,7 +120,10 @@ pub enum Shape {
     /// A dictionary with free keys; the node describes every value.
     Map(Box<Node>),
     /// Dictionaries told apart by the string at `tag`.
-    Union { tag: String, variants: Vec<Node> },
+    Union {
+        tag: String,
+        variants: Vec<Node>,
+    },
     /// The envelope's `ErrorChain` item (reviewed override of a schema mistake).
     ErrorChainItem,
 }

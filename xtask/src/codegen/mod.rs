@@ -95,13 +95,19 @@ pub fn generate(dir: &Path) -> Result<Vec<(String, String)>, String> {
     let schema = normalise::load(dir, origin(dir)?)?;
     let mut files = vec![
         ("mod.rs".to_owned(), registry::root(&schema)),
-        ("commands/mod.rs".to_owned(), registry::commands_mod(&schema)),
+        (
+            "commands/mod.rs".to_owned(),
+            registry::commands_mod(&schema),
+        ),
         (
             "commands/command_type.rs".to_owned(),
             registry::command_type(&schema),
         ),
         ("commands/request.rs".to_owned(), registry::request(&schema)),
-        ("commands/response.rs".to_owned(), registry::response(&schema)),
+        (
+            "commands/response.rs".to_owned(),
+            registry::response(&schema),
+        ),
         ("checkin/mod.rs".to_owned(), registry::checkin_mod(&schema)),
         ("errors/mod.rs".to_owned(), registry::errors_mod(&schema)),
     ];
@@ -150,7 +156,9 @@ fn origin(dir: &Path) -> Result<String, String> {
         let tag = between(&text, "tag ", " (commit ");
         let commit = between(&text, "(commit ", ")");
         if let (Some(tag), Some(commit)) = (tag, commit) {
-            return Ok(format!("apple/device-management, tag {tag}, commit {commit}"));
+            return Ok(format!(
+                "apple/device-management, tag {tag}, commit {commit}"
+            ));
         }
         return Err(format!(
             "{}: expected `tag NAME (commit HASH)`",

@@ -107,7 +107,10 @@ pub fn render(message: &Message) -> Result<String, String> {
                  `extra`).",
                 message.name
             ),
-            _ => format!("The server's answer to the `{}` check-in message.", message.name),
+            _ => format!(
+                "The server's answer to the `{}` check-in message.",
+                message.name
+            ),
         };
         types.top(StructDef {
             name: response_name.clone(),

@@ -27,11 +27,11 @@ const WORDS: [(&str, &str); 17] = [
 
 /// Strict and reserved keywords (2024 edition) that need `r#` as field names.
 const KEYWORDS: [&str; 48] = [
-    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "do",
-    "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in",
-    "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
-    "return", "static", "struct", "trait", "true", "try", "type", "typeof", "unsafe", "unsized",
-    "use", "virtual", "where", "while", "yield",
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "do", "dyn",
+    "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let",
+    "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return",
+    "static", "struct", "trait", "true", "try", "type", "typeof", "unsafe", "unsized", "use",
+    "virtual", "where", "while", "yield",
 ];
 
 fn words(name: &str) -> String {
@@ -75,9 +75,28 @@ pub fn camel(name: &str) -> String {
 
 /// Names a generated module may not give a type: they would shadow what the code uses.
 pub const RESERVED_TYPES: [&str; 22] = [
-    "Self", "Option", "Some", "None", "Result", "Ok", "Err", "Vec", "String", "Box", "Default",
-    "Clone", "Debug", "PartialEq", "From", "Into", "Value", "Dictionary", "Data", "Date",
-    "BTreeMap", "P",
+    "Self",
+    "Option",
+    "Some",
+    "None",
+    "Result",
+    "Ok",
+    "Err",
+    "Vec",
+    "String",
+    "Box",
+    "Default",
+    "Clone",
+    "Debug",
+    "PartialEq",
+    "From",
+    "Into",
+    "Value",
+    "Dictionary",
+    "Data",
+    "Date",
+    "BTreeMap",
+    "P",
 ];
 
 #[cfg(test)]
@@ -91,7 +110,10 @@ mod tests {
         assert_eq!(field("PrimaryIPv6AddressList"), "primary_ipv6_address_list");
         assert_eq!(field("eSIMServerURL"), "esim_server_url");
         assert_eq!(field("iTunesStoreID"), "itunes_store_id");
-        assert_eq!(field("FDE_PersonalRecoveryKeyCMS"), "fde_personal_recovery_key_cms");
+        assert_eq!(
+            field("FDE_PersonalRecoveryKeyCMS"),
+            "fde_personal_recovery_key_cms"
+        );
         assert_eq!(field("MDMOptions"), "mdm_options");
         assert_eq!(field("ac-power"), "ac_power");
         assert_eq!(field("Where"), "r#where");

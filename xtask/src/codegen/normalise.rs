@@ -5,7 +5,9 @@
 use std::{collections::BTreeMap, fs, path::Path};
 
 use super::{
-    ir::{AllowedValue, Avail, DefaultValue, Family, Message, Node, PlatAvail, Schema, Secret, Shape},
+    ir::{
+        AllowedValue, Avail, DefaultValue, Family, Message, Node, PlatAvail, Schema, Secret, Shape,
+    },
     names,
     review::{self, Used},
     yaml,
@@ -56,8 +58,8 @@ pub fn load(dir: &Path, origin: String) -> Result<Schema, String> {
             let text = fs::read_to_string(&path).map_err(|e| format!("{relative}: {e}"))?;
             let file: yaml::File =
                 serde_yaml_ng::from_str(&text).map_err(|e| format!("{relative}: {e}"))?;
-            let message = message(family, &relative, file, &used)
-                .map_err(|e| format!("{relative}: {e}"))?;
+            let message =
+                message(family, &relative, file, &used).map_err(|e| format!("{relative}: {e}"))?;
             match family {
                 Family::Command => schema.commands.push(message),
                 Family::Checkin => schema.checkins.push(message),
@@ -124,7 +126,9 @@ fn message(
     if family == Family::Checkin {
         let tag = take_tag(&mut request_keys, "MessageType")?;
         if tag != name {
-            return Err(format!("MessageType {tag:?} differs from requesttype {name:?}"));
+            return Err(format!(
+                "MessageType {tag:?} differs from requesttype {name:?}"
+            ));
         }
     }
     let family_word = match family {
@@ -248,10 +252,10 @@ fn node(ctx: &Ctx<'_>, path: &str, key: &yaml::Key, parent: &Resolved) -> Result
     };
     let shape = match shape {
         Shape::Map(value) if matches!(value.shape, Shape::Any) => {
-            match ctx
-                .used
-                .find(&review::ERROR_CHAIN_ITEMS, &format!("{} {path}", ctx.message))
-            {
+            match ctx.used.find(
+                &review::ERROR_CHAIN_ITEMS,
+                &format!("{} {path}", ctx.message),
+            ) {
                 Some(_) => Shape::ErrorChainItem,
                 None => Shape::Map(value),
             }
@@ -259,7 +263,9 @@ fn node(ctx: &Ctx<'_>, path: &str, key: &yaml::Key, parent: &Resolved) -> Result
         other => other,
     };
     if !values.is_empty() && !matches!(shape, Shape::String | Shape::Integer) {
-        return Err(at("a rangelist on a key that is neither string nor integer".into()));
+        return Err(at(
+            "a rangelist on a key that is neither string nor integer".into(),
+        ));
     }
     let mut node = Node {
         key: key.key.clone(),
@@ -455,10 +461,7 @@ pub fn name_says_secret(key: &str) -> bool {
 
 fn heck_words(key: &str) -> Vec<String> {
     use heck::ToSnakeCase;
-    key.to_snake_case()
-        .split('_')
-        .map(str::to_owned)
-        .collect()
+    key.to_snake_case().split('_').map(str::to_owned).collect()
 }
 
 /// Whether the description's first sentence is about a secret: "The/A/An [up to four words]
@@ -486,9 +489,9 @@ pub fn description_says_secret(doc: &str) -> bool {
     }
     (1..words.len().min(7)).any(|start| {
         NOUNS.iter().any(|noun| {
-            words.get(start..start + noun.len()).is_some_and(|w| {
-                w.iter().map(String::as_str).eq(noun.iter().copied())
-            })
+            words
+                .get(start..start + noun.len())
+                .is_some_and(|w| w.iter().map(String::as_str).eq(noun.iter().copied()))
         })
     })
 }
@@ -618,12 +621,20 @@ mod tests {
         assert!(name_says_secret("security-token"));
         assert!(!name_says_secret("Shipping"));
         assert!(!name_says_secret("PushMagic"));
-        assert!(description_says_secret("The six-character PIN for Find My."));
-        assert!(description_says_secret("The Activation Lock bypass code if it's available."));
-        assert!(description_says_secret("A new personal recovery key that is encrypted"));
+        assert!(description_says_secret(
+            "The six-character PIN for Find My."
+        ));
+        assert!(description_says_secret(
+            "The Activation Lock bypass code if it's available."
+        ));
+        assert!(description_says_secret(
+            "A new personal recovery key that is encrypted"
+        ));
         assert!(!description_says_secret(
             "A string that specifies the service for the requested token."
         ));
-        assert!(!description_says_secret("If 'true', the device has a passcode."));
+        assert!(!description_says_secret(
+            "If 'true', the device has a passcode."
+        ));
     }
 }

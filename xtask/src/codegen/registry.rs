@@ -95,7 +95,11 @@ pub fn command_type(schema: &Schema) -> String {
          rt::MessageSpec {\n        match self {\n",
     );
     for m in commands {
-        let _ = writeln!(out, "            Self::{} => &super::{}::SPEC,", m.rust, m.module);
+        let _ = writeln!(
+            out,
+            "            Self::{} => &super::{}::SPEC,",
+            m.rust, m.module
+        );
     }
     out.push_str(
         "        }\n    }\n\n    /// The schema's title, e.g. `Device Lock Command`.\n    \
@@ -183,9 +187,17 @@ pub fn request(schema: &Schema) -> String {
     );
     for m in commands {
         if m.hand_written.is_some() {
-            let _ = writeln!(out, "            CommandType::{} => return Ok(None),", m.rust);
+            let _ = writeln!(
+                out,
+                "            CommandType::{} => return Ok(None),",
+                m.rust
+            );
         } else if m.request.is_empty() {
-            let _ = writeln!(out, "            CommandType::{} => Self::{},", m.rust, m.rust);
+            let _ = writeln!(
+                out,
+                "            CommandType::{} => Self::{},",
+                m.rust, m.rust
+            );
         } else {
             let _ = writeln!(
                 out,
@@ -242,7 +254,11 @@ pub fn response(schema: &Schema) -> String {
          pub const fn command_type(&self) -> CommandType {\n        match self {\n",
     );
     for m in &with {
-        let _ = writeln!(out, "            Self::{}(_) => CommandType::{},", m.rust, m.rust);
+        let _ = writeln!(
+            out,
+            "            Self::{}(_) => CommandType::{},",
+            m.rust, m.rust
+        );
     }
     out.push_str(
         "        }\n    }\n\n    /// Whether responses to `command_type` have keys of their own.\n    \
@@ -254,7 +270,10 @@ pub fn response(schema: &Schema) -> String {
         .filter(|m| m.response.is_empty())
         .map(|m| format!("CommandType::{}", m.rust))
         .collect();
-    let keyed: Vec<String> = with.iter().map(|m| format!("CommandType::{}", m.rust)).collect();
+    let keyed: Vec<String> = with
+        .iter()
+        .map(|m| format!("CommandType::{}", m.rust))
+        .collect();
     let _ = writeln!(
         out,
         "            {} => true,\n            {} => false,\n        }}\n    }}\n",
@@ -337,7 +356,11 @@ pub fn checkin_mod(schema: &Schema) -> String {
          rt::Availability {\n        match self {\n",
     );
     for m in checkins {
-        let _ = writeln!(out, "            Self::{} => {}::AVAILABILITY,", m.rust, m.module);
+        let _ = writeln!(
+            out,
+            "            Self::{} => {}::AVAILABILITY,",
+            m.rust, m.module
+        );
     }
     out.push_str(
         "        }\n    }\n\n    /// What the schema says about the message and every key.\n    \
@@ -380,7 +403,11 @@ pub fn checkin_mod(schema: &Schema) -> String {
          match self {\n",
     );
     for m in checkins {
-        let _ = writeln!(out, "            Self::{}(_) => CheckinType::{},", m.rust, m.rust);
+        let _ = writeln!(
+            out,
+            "            Self::{}(_) => CheckinType::{},",
+            m.rust, m.rust
+        );
     }
     out.push_str(
         "        }\n    }\n\n    /// Who sends it.\n    #[must_use]\n    pub fn identity(&self) \
@@ -472,7 +499,11 @@ pub fn errors_mod(schema: &Schema) -> String {
          pub const fn code(&self) -> &'static str {\n        match self {\n",
     );
     for m in errors {
-        let _ = writeln!(out, "            Self::{}(_) => {}::CODE,", m.rust, m.module);
+        let _ = writeln!(
+            out,
+            "            Self::{}(_) => {}::CODE,",
+            m.rust, m.module
+        );
     }
     out.push_str(
         "        }\n    }\n\n    fn write(&self, redact: bool) -> rt::Dictionary {\n        let \

@@ -94,11 +94,19 @@ impl<'a> Types<'a> {
 
     /// The Rust name given to `node`'s own type.
     pub fn name(&self, node: &Node) -> Option<&str> {
-        self.names.get(&std::ptr::from_ref(node)).map(String::as_str)
+        self.names
+            .get(&std::ptr::from_ref(node))
+            .map(String::as_str)
     }
 
     /// Names the types under `node` (a field of the type named `parent`).
-    fn visit(&mut self, node: &'a Node, parent: &str, path: &str, side: Side) -> Result<(), String> {
+    fn visit(
+        &mut self,
+        node: &'a Node,
+        parent: &str,
+        path: &str,
+        side: Side,
+    ) -> Result<(), String> {
         match &node.shape {
             Shape::Dict(keys) if !keys.is_empty() => {
                 let candidate = names::camel(node.subkeytype.as_deref().unwrap_or(&node.key));
