@@ -15,6 +15,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 mod bench;
 mod codegen;
 mod fuzz;

@@ -29,7 +29,7 @@ pub trait Choices {
     }
 }
 
-/// A deterministic generator (SplitMix64) from a seed.
+/// A deterministic generator (`SplitMix64`) from a seed.
 #[derive(Debug, Clone)]
 pub struct Seeded(pub u64);
 
@@ -154,7 +154,8 @@ impl<C: Choices> Sampler<C> {
                         AllowedValue::Integer(_) => None,
                     })
                     .collect();
-                if !listed.is_empty() && !(self.unlisted_values && self.choices.one_in(5)) {
+                let unlisted = self.unlisted_values && self.choices.one_in(5);
+                if !listed.is_empty() && !unlisted {
                     let index = self.pick(listed.len());
                     Value::String(listed[index].to_owned())
                 } else {
@@ -186,7 +187,7 @@ impl<C: Choices> Sampler<C> {
                 let n = items(self);
                 Value::Array((0..n).map(|_| self.value(item)).collect())
             }
-            Kind::Dictionary(keys) if keys.is_empty() => match self.any(self.any_depth.max(1)) {
+            Kind::Dictionary([]) => match self.any(self.any_depth.max(1)) {
                 Value::Dictionary(d) => Value::Dictionary(d),
                 other => {
                     let mut d = Dictionary::new();

@@ -4,7 +4,7 @@
 
 use mdm_protocol::{
     CheckinMessage, CheckinType, Command, CommandRequest, CommandResponse, CommandType, ErrorBody,
-    Limits, ResponsePayload, SchemaCheckin, plist,
+    Limits, ResponsePayload, SchemaCheckin,
     plist::Value,
     sample::{Sampler, Seeded},
 };

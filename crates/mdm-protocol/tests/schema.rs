@@ -41,15 +41,15 @@ fn read_supported_os(text: &str) -> SupportedOs {
             continue;
         }
         let depth = indent(line);
-        if depth == 0 {
-            if let Some(key) = line.strip_prefix("- key: ") {
-                match section {
-                    "payloadkeys" => out.request_keys.push(key.trim().to_owned()),
-                    "responsekeys" => out.response_keys.push(key.trim().to_owned()),
-                    _ => {}
-                }
-                continue;
+        if depth == 0
+            && let Some(key) = line.strip_prefix("- key: ")
+        {
+            match section {
+                "payloadkeys" => out.request_keys.push(key.trim().to_owned()),
+                "responsekeys" => out.response_keys.push(key.trim().to_owned()),
+                _ => {}
             }
+            continue;
         }
         let Some((key, value)) = line.trim().split_once(':') else {
             continue;

@@ -1,7 +1,7 @@
 //! Rust text for one module's types: structs (with their readers and writers over the crate's
 //! bounded `Fields`), open enums and unions.
 
-use std::fmt::Write as _;
+use core::fmt::Write as _;
 
 use super::{
     docs,

@@ -1,6 +1,6 @@
 //! One generated module per command, check-in message or error body.
 
-use std::fmt::Write as _;
+use core::fmt::Write as _;
 
 use super::{
     emit,

@@ -2,7 +2,8 @@
 //! several dictionary shapes, told apart by a one-value key), value lists, inherited
 //! availability, secrets and presence.
 
-use std::{collections::BTreeMap, fs, path::Path};
+use alloc::collections::BTreeMap;
+use std::{fs, path::Path};
 
 use super::{
     ir::{

@@ -1,7 +1,7 @@
 //! The registry and dispatch files: `CommandType`, `SchemaRequest`, `SchemaResponse`,
 //! `CheckinType`, `SchemaCheckin`, `ErrorBody`, and the `mod.rs` files.
 
-use std::fmt::Write as _;
+use core::fmt::Write as _;
 
 use super::{docs, ir::Message, ir::Schema};
 

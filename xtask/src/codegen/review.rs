@@ -5,7 +5,8 @@
 //! from the top, with the schema's placeholder names for array items and map values (e.g.
 //! `command ManagedApplicationList response ManagedApplicationList.ANY app identifier.X`).
 
-use std::{cell::RefCell, collections::BTreeSet};
+use alloc::collections::BTreeSet;
+use core::cell::RefCell;
 
 /// One reviewed decision.
 pub struct Entry {

@@ -1,7 +1,7 @@
 //! Rust text for a module's schema data: availability constants (shared within the module)
 //! and the `KeySpec` statics of every key, nested keys in statics of their own.
 
-use std::fmt::Write as _;
+use core::fmt::Write as _;
 
 use super::ir::{AllowedValue, Avail, DefaultValue, Node, Shape};
 

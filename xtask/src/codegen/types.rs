@@ -95,7 +95,7 @@ impl<'a> Types<'a> {
     /// The Rust name given to `node`'s own type.
     pub fn name(&self, node: &Node) -> Option<&str> {
         self.names
-            .get(&std::ptr::from_ref(node))
+            .get(&core::ptr::from_ref(node))
             .map(String::as_str)
     }
 
@@ -244,7 +244,7 @@ impl<'a> Types<'a> {
             match self.taken.get(&name) {
                 None => break,
                 Some(Some(other)) if same_shape(other, node) => {
-                    self.names.insert(std::ptr::from_ref(node), name);
+                    self.names.insert(core::ptr::from_ref(node), name);
                     return Ok(None);
                 }
                 Some(_) => {
@@ -258,7 +258,7 @@ impl<'a> Types<'a> {
             }
         }
         self.taken.insert(name.clone(), Some(node));
-        self.names.insert(std::ptr::from_ref(node), name.clone());
+        self.names.insert(core::ptr::from_ref(node), name.clone());
         Ok(Some(name))
     }
 }

@@ -1,7 +1,7 @@
 //! Apple's YAML schema as serde types (`docs/schema.md` of the schema repository). Unknown
 //! fields are refused, so a new schema field fails the generator instead of being ignored.
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
 
 use serde::Deserialize;
 
