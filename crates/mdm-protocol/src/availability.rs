@@ -287,8 +287,8 @@ impl PlatformAvailability {
         self
     }
 
-    /// Whether `version` (dotted, e.g. `"17.4.1"`) is at least [`Self::introduced`] and, when it
-    /// was removed, older than [`Self::removed`].
+    /// Whether `version` (dotted, e.g. `"17.4.1"`) is at least `introduced` and, when it
+    /// was removed, older than `removed`.
     #[must_use]
     pub fn supports_version(&self, version: &str) -> bool {
         at_least(version, self.introduced) && self.removed.is_none_or(|r| !at_least(version, r))

@@ -6,6 +6,7 @@
 //! → [`emit`], [`spec`], [`module`], [`registry`] (Rust text) → rustfmt → files. `--check`
 //! compares instead of writing and names every file that differs.
 
+mod availability;
 mod docs;
 mod emit;
 mod ir;
