@@ -351,55 +351,30 @@ impl CommandResponse {
         if let Some(request_type) = command_type.request_type().filter(|_| !schema) {
             return Self::read(top, Some(request_type));
         }
-        let mut response = Self::read_envelope(&mut top)?;
-        if let Some(payload) = SchemaResponse::read(command_type, &mut top)? {
-            response.payload = ResponsePayload::Schema(payload);
-        }
-        response.extra = top.rest();
-        Ok(response)
-    }
-
-    /// The envelope: `Status`, `CommandUUID`, the identity and the `ErrorChain`.
-    fn read_envelope(top: &mut Fields) -> Result<Self, ParseError> {
-        let status_path = top.path_of("Status");
-        let status = top.string("Status")?;
-        let status = status
-            .parse()
-            .map_err(|UnknownStatus(found)| ParseError::InvalidValue {
-                path: status_path,
-                expected: "Acknowledged, Error, CommandFormatError, Idle or NotNow",
-                reason: format!("found {found:?}"),
-            })?;
-        let command_uuid = top.opt_string("CommandUUID")?;
-        let identity = Identity::read(top)?;
-        let error_chain = top.opt("ErrorChain")?.unwrap_or_default();
-        Ok(Self {
-            command_uuid,
-            status,
-            identity,
-            error_chain,
-            payload: ResponsePayload::None,
-            extra: Dictionary::new(),
-        })
+        let envelope = Envelope::read(&mut top)?;
+        let payload = match SchemaResponse::read(command_type, &mut top)? {
+            Some(payload) => ResponsePayload::Schema(payload),
+            None => ResponsePayload::None,
+        };
+        Ok(envelope.with(payload, top.rest()))
     }
 
     pub(crate) fn read(
         mut top: Fields,
         request_type: Option<RequestType>,
     ) -> Result<Self, ParseError> {
-        let mut response = Self::read_envelope(&mut top)?;
+        let envelope = Envelope::read(&mut top)?;
         let request_type = request_type.or_else(|| {
             PAYLOAD_KEYS
                 .iter()
                 .find(|(key, _)| top.has(key))
                 .map(|(_, t)| *t)
         });
-        response.payload = match request_type {
+        let payload = match request_type {
             Some(t) => read_payload(&mut top, t)?,
             None => ResponsePayload::None,
         };
-        response.extra = top.rest();
-        Ok(response)
+        Ok(envelope.with(payload, top.rest()))
     }
 
     fn write(&self, redact: bool) -> Dictionary {
@@ -472,6 +447,46 @@ impl CommandResponse {
 }
 
 plist_output!(CommandResponse);
+
+/// The envelope keys of a response, read before its payload.
+struct Envelope {
+    command_uuid: Option<String>,
+    status: Status,
+    identity: Identity,
+    error_chain: Vec<ErrorChainItem>,
+}
+
+impl Envelope {
+    /// `Status`, `CommandUUID`, the identity and the `ErrorChain`.
+    fn read(top: &mut Fields) -> Result<Self, ParseError> {
+        let status_path = top.path_of("Status");
+        let status = top.string("Status")?;
+        let status = status
+            .parse()
+            .map_err(|UnknownStatus(found)| ParseError::InvalidValue {
+                path: status_path,
+                expected: "Acknowledged, Error, CommandFormatError, Idle or NotNow",
+                reason: format!("found {found:?}"),
+            })?;
+        Ok(Self {
+            command_uuid: top.opt_string("CommandUUID")?,
+            status,
+            identity: Identity::read(top)?,
+            error_chain: top.opt("ErrorChain")?.unwrap_or_default(),
+        })
+    }
+
+    fn with(self, payload: ResponsePayload, extra: Dictionary) -> CommandResponse {
+        CommandResponse {
+            command_uuid: self.command_uuid,
+            status: self.status,
+            identity: self.identity,
+            error_chain: self.error_chain,
+            payload,
+            extra,
+        }
+    }
+}
 
 /// The payload of a response to `request_type`; absent keys give [`ResponsePayload::None`]
 /// (devices leave them out on `Error` and `NotNow`), except where absence itself is an answer.
