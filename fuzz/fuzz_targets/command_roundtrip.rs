@@ -1,12 +1,17 @@
-//! Structured: any command we can build writes to XML and binary, and both parse back to it.
+//! Structured: any command we can build writes to XML and binary, and both parse back to it:
+//! the hand-written request types built field by field, and every request type of the schema
+//! sampled from its schema data (the fuzzer's bytes making every choice), through the
+//! generated types.
 #![no_main]
 
+use alb_fuzz::{limit_error, round_trip};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use mdm_protocol::{
-    CertificateList, ClearPasscode, Command, CommandRequest, DeviceInformation, FileVaultKeyType,
-    Limits, Password, RotateFileVaultKey, SecretData, SetAutoAdminPassword, SetFirmwarePassword,
-    UnlockToken, UnlockUserAccount, VerifyFirmwarePassword, plist,
+    CertificateList, ClearPasscode, Command, CommandRequest, CommandType, DeviceInformation,
+    FileVaultKeyType, Limits, Password, RotateFileVaultKey, SecretData, SetAutoAdminPassword,
+    SetFirmwarePassword, UnlockToken, UnlockUserAccount, VerifyFirmwarePassword, plist,
+    sample::{FromBytes, Sampler},
 };
 
 #[derive(Debug, Arbitrary)]
@@ -38,6 +43,31 @@ struct Input {
     uuid: String,
     request: Request,
     extra: Vec<(String, i64)>,
+    /// A request type of the schema (by index) and the choices of its sample.
+    sampled: (u8, Vec<u8>),
+}
+
+/// A command of the schema's request type `index`, sampled from its schema data: it parses
+/// into its type (hand-written or generated, never `Other`) and writes back unchanged.
+fn sampled(index: u8, choices: &[u8]) {
+    let command_type = CommandType::ALL[usize::from(index) % CommandType::ALL.len()];
+    let mut sampler = Sampler::new(FromBytes(choices));
+    // Hand-written request types keep closed enumerations.
+    sampler.unlisted_values = command_type.request_type().is_none();
+    let value = sampler.command(command_type);
+    let mut bytes = Vec::new();
+    value.to_writer_binary(&mut bytes).expect("a sample writes");
+    let command = match Command::parse(&bytes, &Limits::DEFAULT) {
+        Ok(command) => command,
+        Err(error) => {
+            assert!(limit_error(&error), "{command_type}: {error}");
+            return;
+        }
+    };
+    assert!(!matches!(command.request, CommandRequest::Other { .. }));
+    assert_eq!(command.request.command_type(), Some(command_type));
+    assert!(command.to_value() == value, "{command_type}: the typed command differs");
+    round_trip(&command, |b| Command::parse(b, &Limits::DEFAULT));
 }
 
 fn request(r: Request) -> CommandRequest {
@@ -69,6 +99,7 @@ fn request(r: Request) -> CommandRequest {
             private_key_export_password: export_password.map(Password::new),
             new_certificate,
             reply_encryption_certificate: reply_certificate,
+            unlock_extra: plist::Dictionary::new(),
         }),
         Request::ClearRestrictionsPassword => CommandRequest::ClearRestrictionsPassword,
         Request::UnlockUserAccount(user_name) => {
@@ -118,6 +149,7 @@ fn xml_safe(s: &str) -> bool {
 }
 
 fuzz_target!(|input: Input| {
+    sampled(input.sampled.0, &input.sampled.1);
     let mut command = Command::with_uuid(input.uuid, request(input.request));
     for (k, v) in input.extra {
         // Prefixed so they never collide with a typed key (typed keys win on writing).
@@ -125,10 +157,10 @@ fuzz_target!(|input: Input| {
             .extra
             .insert(format!("X-{k}"), plist::Value::Integer(v.into()));
     }
-    // An `Other` request type that names a typed one, or an `Other` payload holding
+    // An `Other` request type that names one of the schema's, or an `Other` payload holding
     // `RequestType`, is read back differently by design: skip those constructions.
     let collision = matches!(&command.request, CommandRequest::Other { request_type, .. }
-        if request_type.parse::<mdm_protocol::RequestType>().is_ok())
+        if request_type.parse::<CommandType>().is_ok())
         || matches!(&command.request, CommandRequest::Other { payload, .. } if payload.contains_key("RequestType"));
     if collision {
         return;

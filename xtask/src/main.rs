@@ -8,10 +8,17 @@
 //!                                       cargo-fuzz on every target (or those named)
 //! cargo xtask demo                      the whole flow on one machine (simulated devices, a
 //!                                       stand-in for Apple's escrow service, a temporary store)
+//! cargo xtask codegen [--schema DIR] [--check]
+//!                                       mdm-protocol's src/generated/ from Apple's YAML schema
+//!                                       (default DIR: ../shared/apple-device-management);
+//!                                       --check fails when the committed code differs
 //! ```
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 mod bench;
+mod codegen;
 mod fuzz;
 mod shell;
 mod test;
@@ -25,6 +32,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("demo") => demo(&args[1..]),
+        Some("codegen") => codegen::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("{}", USAGE);
             Ok(())
@@ -69,4 +77,8 @@ tasks:
                                      N seconds or N executions, N at a time; --smoke = a few
                                      seconds each
   demo                               the whole flow on one machine: simulated devices, a
-                                     stand-in for Apple's escrow service, a temporary store";
+                                     stand-in for Apple's escrow service, a temporary store
+  codegen [--schema DIR] [--check]   mdm-protocol's src/generated/ from Apple's YAML schema
+                                     (default DIR: ../shared/apple-device-management);
+                                     --check fails, naming the files, when the committed code
+                                     differs";

@@ -2,7 +2,10 @@
 
 use std::process::Command;
 
-use crate::shell::{self, cargo};
+use crate::{
+    codegen,
+    shell::{self, cargo},
+};
 
 /// The bare-metal target used to prove `bypass-code` is `no_std`.
 const BARE_METAL: &str = "thumbv7em-none-eabihf";
@@ -13,6 +16,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("`test` takes no arguments, found {arg:?}"));
     }
     shell::run("format", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    codegen_check()?;
     shell::run(
         "clippy",
         cargo().args([
@@ -38,6 +42,24 @@ pub fn run(args: &[String]) -> Result<(), String> {
     )?;
     eprintln!("\nxtask test: every check passed");
     Ok(())
+}
+
+/// `cargo xtask codegen --check` when Apple's schema is where codegen looks for it; a clear
+/// notice when it is not (the committed code cannot be checked then).
+fn codegen_check() -> Result<(), String> {
+    let schema = shell::root().join(codegen::DEFAULT_SCHEMA);
+    if schema.join("mdm").is_dir() {
+        eprintln!("\n==> codegen: cargo xtask codegen --check");
+        codegen::run(&["--check".to_owned()])
+    } else {
+        eprintln!(
+            "\n==> codegen check SKIPPED: Apple's schema is not at {} (no mdm/ folder there), so \
+             {} cannot be compared with it. Put the shared folder beside the repository to run it.",
+            schema.display(),
+            codegen::OUTPUT
+        );
+        Ok(())
+    }
 }
 
 /// `bypass-code` without default features pulls in no `std`, and builds for a bare-metal target

@@ -3,13 +3,18 @@
 use plist::Dictionary;
 
 use crate::{
-    Identity, Limits, ParseError, UnlockToken,
+    CheckinType, Identity, Limits, ParseError, SchemaCheckin, UnlockToken,
     fields::{DictWriter, Fields},
     input::read_dictionary,
     output::plist_output,
 };
 
 /// A check-in message, by `MessageType`.
+///
+/// `Authenticate`, `TokenUpdate` and `CheckOut` keep their hand-written types (used by `alb`
+/// for enrolment and the unlock token; their other keys are in `extra`); every other message
+/// type of Apple's schema is [`Self::Schema`]. [`SchemaCheckin::parse`] types every key of
+/// all of them.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum CheckinMessage {
@@ -19,7 +24,9 @@ pub enum CheckinMessage {
     TokenUpdate(TokenUpdate),
     /// `CheckOut`: the device leaves management.
     CheckOut(CheckOut),
-    /// Any other message type, kept whole.
+    /// Any other message type of Apple's schema, every key typed (generated).
+    Schema(SchemaCheckin),
+    /// A message type Apple's schema does not know, kept whole.
     Other {
         /// The `MessageType` string.
         message_type: String,
@@ -104,6 +111,7 @@ impl CheckinMessage {
             Self::Authenticate(_) => "Authenticate",
             Self::TokenUpdate(_) => "TokenUpdate",
             Self::CheckOut(_) => "CheckOut",
+            Self::Schema(m) => m.checkin_type().as_str(),
             Self::Other { message_type, .. } => message_type,
         }
     }
@@ -115,6 +123,7 @@ impl CheckinMessage {
             Self::Authenticate(m) => Some(&m.identity),
             Self::TokenUpdate(m) => Some(&m.identity),
             Self::CheckOut(m) => Some(&m.identity),
+            Self::Schema(m) => Some(m.identity()),
             Self::Other { .. } => None,
         }
     }
@@ -150,9 +159,12 @@ impl CheckinMessage {
                 identity: Identity::read(&mut top)?,
                 extra: top.rest(),
             }),
-            _ => Self::Other {
-                message_type,
-                dict: top.rest(),
+            other => match other.parse::<CheckinType>() {
+                Ok(checkin_type) => Self::Schema(SchemaCheckin::read(checkin_type, top)?),
+                Err(_) => Self::Other {
+                    message_type,
+                    dict: top.rest(),
+                },
             },
         })
     }
@@ -178,7 +190,8 @@ impl CheckinMessage {
                 let mut out = DictWriter::with_extra(redact, &m.extra);
                 out.string("Topic", &m.topic);
                 m.identity.write(&mut out);
-                out.data("Token", &m.token)
+                // The APNs device token is a token by name: redacted like the unlock token.
+                out.secret_data("Token", Some(&m.token))
                     .string("PushMagic", &m.push_magic)
                     .secret_data(
                         "UnlockToken",
@@ -193,6 +206,7 @@ impl CheckinMessage {
                 m.identity.write(&mut out);
                 out
             }
+            Self::Schema(m) => return m.write(redact),
             Self::Other { dict, .. } => DictWriter::with_extra(redact, dict),
         };
         out.string("MessageType", self.message_type());

@@ -3,7 +3,7 @@
 use plist::Dictionary;
 
 use crate::{
-    Limits, ParseError, RequestType,
+    CommandType, Limits, ParseError, RequestType, SchemaRequest,
     fields::{DictWriter, Fields},
     input::read_dictionary,
     output::plist_output,
@@ -82,8 +82,30 @@ impl Command {
 
 plist_output!(Command);
 
-/// The `Command` dictionary: one typed variant per [`RequestType`], and [`Self::Other`] for the
-/// rest.
+/// The `Command` dictionary: one hand-written variant per [`RequestType`], [`Self::Schema`] for
+/// every other request type of Apple's schema (generated), and [`Self::Other`] for request
+/// types the schema does not know.
+///
+/// The hand-written variants predate the generator and stay: `alb`, the testbed, the fuzz
+/// targets and the benchmarks build them with struct literals and unit variants, and they type
+/// every key of their request (unknown keys land in [`Command::extra`]).
+///
+/// ```
+/// use mdm_protocol::{Command, CommandRequest, Limits, Password, SchemaRequest};
+/// use mdm_protocol::generated::commands::device_lock::DeviceLock;
+///
+/// let mut lock = DeviceLock::new();
+/// lock.message = Some("Call the help desk".into());
+/// lock.pin = Some(Password::from("123456"));
+/// let command = Command::with_uuid("0002", CommandRequest::from(lock));
+/// let parsed = Command::parse(&command.to_binary()?, &Limits::DEFAULT)?;
+/// let CommandRequest::Schema(SchemaRequest::DeviceLock(lock)) = &parsed.request else {
+///     panic!("not DeviceLock");
+/// };
+/// assert_eq!(lock.pin.as_ref().map(Password::expose), Some("123456"));
+/// assert!(!format!("{parsed:?}").contains("123456"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum CommandRequest {
@@ -111,7 +133,9 @@ pub enum CommandRequest {
     VerifyFirmwarePassword(VerifyFirmwarePassword),
     /// `DeviceInformation`.
     DeviceInformation(DeviceInformation),
-    /// Any other request type, kept whole.
+    /// Any other request type of Apple's schema, every key typed (generated).
+    Schema(SchemaRequest),
+    /// A request type Apple's schema does not know, kept whole.
     Other {
         /// The `RequestType` string.
         request_type: String,
@@ -155,7 +179,7 @@ impl FileVaultKeyType {
 }
 
 /// `RotateFileVaultKey` (macOS).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RotateFileVaultKey {
     /// `KeyType`.
     pub key_type: FileVaultKeyType,
@@ -169,6 +193,8 @@ pub struct RotateFileVaultKey {
     pub new_certificate: Option<Vec<u8>>,
     /// `ReplyEncryptionCertificate` (DER).
     pub reply_encryption_certificate: Option<Vec<u8>>,
+    /// Keys of `FileVaultUnlock` this type does not cover, kept verbatim.
+    pub unlock_extra: Dictionary,
 }
 
 /// `UnlockUserAccount` (macOS).
@@ -243,7 +269,7 @@ impl CommandRequest {
     /// The `RequestType` string.
     #[must_use]
     pub fn request_type(&self) -> &str {
-        match self.known_type() {
+        match self.command_type() {
             Some(known) => known.as_str(),
             None => match self {
                 Self::Other { request_type, .. } => request_type,
@@ -255,10 +281,20 @@ impl CommandRequest {
     /// Where this command runs (from Apple's schema), or `None` for [`Self::Other`].
     #[must_use]
     pub fn availability(&self) -> Option<crate::Availability> {
-        self.known_type().map(RequestType::availability)
+        self.command_type().map(CommandType::availability)
     }
 
-    /// The typed request type, or `None` for [`Self::Other`].
+    /// The request type of Apple's schema, or `None` for [`Self::Other`].
+    #[must_use]
+    pub fn command_type(&self) -> Option<CommandType> {
+        match self {
+            Self::Schema(request) => Some(request.command_type()),
+            Self::Other { .. } => None,
+            _ => self.known_type().map(CommandType::from),
+        }
+    }
+
+    /// The hand-written request type, or `None` for [`Self::Schema`] and [`Self::Other`].
     #[must_use]
     pub fn known_type(&self) -> Option<RequestType> {
         Some(match self {
@@ -274,12 +310,17 @@ impl CommandRequest {
             Self::SetFirmwarePassword(_) => RequestType::SetFirmwarePassword,
             Self::VerifyFirmwarePassword(_) => RequestType::VerifyFirmwarePassword,
             Self::DeviceInformation(_) => RequestType::DeviceInformation,
-            Self::Other { .. } => return None,
+            Self::Schema(_) | Self::Other { .. } => return None,
         })
     }
 
     fn read(request_type: String, c: &mut Fields) -> Result<Self, ParseError> {
         let Ok(known) = request_type.parse::<RequestType>() else {
+            if let Ok(command_type) = request_type.parse::<CommandType>()
+                && let Some(request) = SchemaRequest::read(command_type, c)?
+            {
+                return Ok(Self::Schema(request));
+            }
             let payload = core::mem::replace(c, Fields::new(Dictionary::new(), "Command")).rest();
             return Ok(Self::Other {
                 request_type,
@@ -317,6 +358,7 @@ impl CommandRequest {
                     private_key_export_password: unlock.opt_password("PrivateKeyExportPassword")?,
                     new_certificate: c.opt_data("NewCertificate")?,
                     reply_encryption_certificate: c.opt_data("ReplyEncryptionCertificate")?,
+                    unlock_extra: unlock.rest(),
                 })
             }
             RequestType::ClearRestrictionsPassword => Self::ClearRestrictionsPassword,
@@ -362,7 +404,7 @@ impl CommandRequest {
                 out.opt_bool("ManagedOnly", p.managed_only);
             }
             Self::RotateFileVaultKey(p) => {
-                let mut unlock = DictWriter::new(out.redacting());
+                let mut unlock = DictWriter::with_extra(out.redacting(), &p.unlock_extra);
                 unlock
                     .opt_password("Password", p.unlock_password.as_ref())
                     .secret_data(
@@ -411,9 +453,10 @@ impl CommandRequest {
                     p.device_attestation_nonce.as_deref(),
                 );
             }
+            Self::Schema(request) => request.write_to(out),
             Self::Other { payload, .. } => {
-                for (key, value) in payload {
-                    out.value(key, value.clone());
+                for (key, value) in crate::typed::redacted_dictionary(payload, out.redacting()) {
+                    out.value(&key, value);
                 }
             }
         }

@@ -121,10 +121,17 @@ impl DeviceInformationResponse {
 
     pub(crate) fn read(mut q: Fields) -> Result<Self, ParseError> {
         let mut subscriptions = Vec::new();
-        for mut s in q
-            .opt_dict_array("ServiceSubscriptions")?
-            .unwrap_or_default()
-        {
+        // An empty array stays in `extra`, so that it is written back as it came.
+        let empty = matches!(
+            q.peek("ServiceSubscriptions"),
+            Some(plist::Value::Array(items)) if items.is_empty()
+        );
+        let items = if empty {
+            None
+        } else {
+            q.opt_dict_array("ServiceSubscriptions")?
+        };
+        for mut s in items.unwrap_or_default() {
             subscriptions.push(ServiceSubscription {
                 slot: s.opt_string("Slot")?,
                 imei: s.opt_string("IMEI")?,

@@ -5,6 +5,7 @@ use plist::{Dictionary, Integer, Value};
 use crate::{
     ParseError,
     secret::{Password, REDACTED, SecretData, UnlockToken, scrub},
+    typed::{At, FromPlist, ToPlist, redacted_dictionary},
 };
 
 /// The property-list type name of a value, as errors print it.
@@ -35,7 +36,9 @@ pub(crate) struct Fields {
 
 impl Drop for Fields {
     fn drop(&mut self) {
-        scrub(Value::Dictionary(core::mem::take(&mut self.dict)));
+        if !self.dict.is_empty() {
+            scrub(Value::Dictionary(core::mem::take(&mut self.dict)));
+        }
     }
 }
 
@@ -60,6 +63,49 @@ impl Fields {
     /// Whether `key` is present.
     pub(crate) fn has(&self, key: &str) -> bool {
         self.dict.contains_key(key)
+    }
+
+    /// The value at `key`, if any, without taking it.
+    pub(crate) fn peek(&self, key: &str) -> Option<&Value> {
+        self.dict.get(key)
+    }
+
+    /// Removes `key` (a tag the caller has looked at), scrubbing its value.
+    pub(crate) fn discard(&mut self, key: &str) {
+        if let Some(value) = self.dict.remove(key) {
+            scrub(value);
+        }
+    }
+
+    /// Takes the string at `key`, which must be `expected` (a message's tag, e.g. `code`).
+    pub(crate) fn expect_tag(&mut self, key: &str, expected: &str) -> Result<(), ParseError> {
+        let path = self.path_of(key);
+        let found = self.string(key)?;
+        if found == expected {
+            Ok(())
+        } else {
+            Err(ParseError::InvalidValue {
+                path,
+                expected: "the tag of this message",
+                reason: format!("found {found:?} instead of {expected:?}"),
+            })
+        }
+    }
+
+    /// The typed value at `key`, taken out, or `None` when absent.
+    pub(crate) fn opt<T: FromPlist>(&mut self, key: &str) -> Result<Option<T>, ParseError> {
+        match self.dict.remove(key) {
+            None => Ok(None),
+            Some(value) => {
+                let root = At::Path(&self.path);
+                T::from_plist(value, &At::Key(&root, key)).map(Some)
+            }
+        }
+    }
+
+    /// The typed value at `key`, which must be present.
+    pub(crate) fn req<T: FromPlist>(&mut self, key: &str) -> Result<T, ParseError> {
+        self.opt(key)?.ok_or_else(|| self.missing(key, T::EXPECTED))
     }
 
     fn wrong(&self, key: &str, expected: &'static str, found: Value) -> ParseError {
@@ -253,12 +299,27 @@ impl DictWriter {
         }
     }
 
-    /// Starts from the unknown keys kept at parse time; typed keys written later win.
+    /// Starts from the unknown keys kept at parse time (redacted by key name when redacting:
+    /// no type says what they hold); typed keys written later win.
     pub(crate) fn with_extra(redact: bool, extra: &Dictionary) -> Self {
         Self {
-            dict: extra.clone(),
+            dict: redacted_dictionary(extra, redact),
             redact,
         }
+    }
+
+    /// Writes a typed value.
+    pub(crate) fn put<T: ToPlist + ?Sized>(&mut self, key: &str, value: &T) -> &mut Self {
+        let value = value.to_plist_at(key, self.redact);
+        self.value(key, value)
+    }
+
+    /// Writes a typed value when present.
+    pub(crate) fn put_opt<T: ToPlist>(&mut self, key: &str, value: Option<&T>) -> &mut Self {
+        if let Some(value) = value {
+            self.put(key, value);
+        }
+        self
     }
 
     pub(crate) fn redacting(&self) -> bool {

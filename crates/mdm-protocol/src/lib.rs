@@ -1,24 +1,38 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 mod availability;
+mod builder;
 mod checkin;
 mod command;
 mod device_information;
 mod error;
 mod fields;
+pub mod generated;
 mod identity;
 mod input;
 mod limits;
 mod message;
 mod output;
+mod redact;
 mod request_type;
 mod response;
+mod runtime;
+#[cfg(feature = "test-support")]
+pub mod sample;
+pub mod schema;
 mod secret;
 mod secret_key;
 mod security_info;
+mod typed;
 
-pub use availability::{AccessRight, Availability, Platform, PlatformAvailability};
+pub use availability::{
+    AccessRight, Allowance, Availability, Platform, PlatformAvailability, SharedIpad,
+    UserEnrollment,
+};
+pub use builder::{BuildError, CommandBuilder};
 pub use bypass_code::BypassCode;
 pub use checkin::{Authenticate, CheckOut, CheckinMessage, TokenUpdate};
 pub use command::{
@@ -30,13 +44,19 @@ pub use device_information::{
     CellularIdentity, DeviceInformationResponse, SLOT_ONE, SLOT_TWO, ServiceSubscription,
 };
 pub use error::{EncodeError, ParseError};
+pub use generated::{
+    checkin::{CheckinType, SchemaCheckin},
+    commands::{CommandType, SchemaRequest, SchemaResponse},
+    errors::ErrorBody,
+};
 pub use identity::Identity;
 pub use input::PlistFormat;
 pub use limits::Limits;
 pub use message::MdmMessage;
 pub use output::xml_date;
 pub use plist;
-pub use request_type::{RequestType, UnknownRequestType};
+pub use redact::redact_untyped;
+pub use request_type::{RequestType, UnknownCommandType, UnknownRequestType};
 pub use response::{
     CertificateListItem, CommandResponse, ErrorChainItem, ResponsePayload, Status, UnknownStatus,
 };

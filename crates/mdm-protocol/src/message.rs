@@ -68,6 +68,17 @@ impl MdmMessage {
         }
     }
 
+    /// The message as a property-list tree: secrets (typed ones, and untyped values under
+    /// secret-named keys) redacted unless `reveal`. What `alb parse` prints.
+    #[must_use]
+    pub fn render(&self, reveal: bool) -> plist::Value {
+        if reveal {
+            self.to_value()
+        } else {
+            self.to_redacted_value()
+        }
+    }
+
     /// The message as a property-list tree, secrets included.
     #[must_use]
     pub fn to_value(&self) -> plist::Value {

@@ -46,25 +46,32 @@ pub(crate) fn encode(dict: Dictionary, format: PlistFormat) -> Result<Vec<u8>, E
     Ok(out)
 }
 
-/// The `to_value` / `to_xml` / `to_binary` family for a type with a `write(&self, redact)`.
+/// The `to_value` / `to_xml` / `to_binary` family for a type with a `write(&self, redact)` (or
+/// the named method) giving its dictionary.
 macro_rules! plist_output {
     ($ty:ty) => {
+        $crate::output::plist_output!($ty, write);
+    };
+    ($ty:ty, $write:ident) => {
         impl $ty {
             /// The message as a property-list tree (secrets included).
             #[must_use]
             pub fn to_value(&self) -> plist::Value {
-                plist::Value::Dictionary(self.write(false))
+                plist::Value::Dictionary(self.$write(false))
             }
 
             /// The message as a property-list tree with every secret replaced by
-            /// `"<redacted>"`: safe to log or print. Secrets are the typed ones and, at any
-            /// depth, every value under a key [`is_secret_key`](crate::is_secret_key) names
-            /// (booleans excepted), typed or kept unknown.
+            /// `"<redacted>"` (typed secrets, and untyped values under secret-named keys):
+            /// safe to log or print.
             #[must_use]
             pub fn to_redacted_value(&self) -> plist::Value {
-                let mut dict = self.write(true);
-                crate::secret_key::redact_secret_keys(&mut dict);
-                plist::Value::Dictionary(dict)
+                plist::Value::Dictionary(self.$write(true))
+            }
+
+            /// The message as a tree: secrets redacted unless `reveal`.
+            #[must_use]
+            pub fn render(&self, reveal: bool) -> plist::Value {
+                plist::Value::Dictionary(self.$write(!reveal))
             }
 
             /// The message as an XML property list (what a server sends).
@@ -72,7 +79,7 @@ macro_rules! plist_output {
             /// # Errors
             /// [`EncodeError`](crate::EncodeError) if the property-list writer fails.
             pub fn to_xml(&self) -> Result<Vec<u8>, crate::EncodeError> {
-                crate::output::encode(self.write(false), crate::PlistFormat::Xml)
+                $crate::output::encode(self.$write(false), $crate::PlistFormat::Xml)
             }
 
             /// The message as a binary property list (`bplist00`).
@@ -80,7 +87,7 @@ macro_rules! plist_output {
             /// # Errors
             /// [`EncodeError`](crate::EncodeError) if the property-list writer fails.
             pub fn to_binary(&self) -> Result<Vec<u8>, crate::EncodeError> {
-                crate::output::encode(self.write(false), crate::PlistFormat::Binary)
+                $crate::output::encode(self.$write(false), $crate::PlistFormat::Binary)
             }
         }
     };

@@ -7,10 +7,12 @@ use plist::{Dictionary, Value};
 use zeroize::Zeroize;
 
 use crate::{
-    DeviceInformationResponse, Identity, Limits, ParseError, RequestType, SecurityInfo,
+    CommandType, DeviceInformationResponse, Identity, Limits, ParseError, RequestType,
+    SchemaResponse, SecretData, SecurityInfo,
     fields::{DictWriter, Fields},
     input::read_dictionary,
     output::plist_output,
+    typed::{At, FromPlist, ToPlist, dictionary_fields},
 };
 
 /// `Status` of a command response.
@@ -74,7 +76,7 @@ impl FromStr for Status {
 }
 
 /// One `ErrorChain` entry.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ErrorChainItem {
     /// `ErrorCode`.
     pub error_code: i64,
@@ -84,10 +86,46 @@ pub struct ErrorChainItem {
     pub localized_description: Option<String>,
     /// `USEnglishDescription`.
     pub us_english_description: Option<String>,
+    /// Every other key, kept verbatim.
+    pub extra: Dictionary,
+}
+
+impl ErrorChainItem {
+    fn read(mut item: Fields) -> Result<Self, ParseError> {
+        Ok(Self {
+            error_code: item.req("ErrorCode")?,
+            error_domain: item.req("ErrorDomain")?,
+            localized_description: item.opt("LocalizedDescription")?,
+            us_english_description: item.opt("USEnglishDescription")?,
+            extra: item.rest(),
+        })
+    }
+
+    fn write(&self, redact: bool) -> Dictionary {
+        let mut d = DictWriter::with_extra(redact, &self.extra);
+        d.put("ErrorCode", &self.error_code)
+            .put("ErrorDomain", &self.error_domain)
+            .put_opt("LocalizedDescription", self.localized_description.as_ref())
+            .put_opt("USEnglishDescription", self.us_english_description.as_ref());
+        d.finish()
+    }
+}
+
+impl FromPlist for ErrorChainItem {
+    const EXPECTED: &'static str = "dictionary";
+    fn from_plist(value: Value, at: &At<'_>) -> Result<Self, ParseError> {
+        Self::read(dictionary_fields(value, at)?)
+    }
+}
+
+impl ToPlist for ErrorChainItem {
+    fn to_plist(&self, redact: bool) -> Value {
+        Value::Dictionary(self.write(redact))
+    }
 }
 
 /// One `CertificateList` entry.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CertificateListItem {
     /// `CommonName`.
     pub common_name: String,
@@ -95,9 +133,17 @@ pub struct CertificateListItem {
     pub is_identity: bool,
     /// `Data`: the DER certificate.
     pub data: Vec<u8>,
+    /// Every other key, kept verbatim.
+    pub extra: Dictionary,
 }
 
 /// The command-specific part of a response.
+///
+/// The hand-written variants are views for the Activation Lock flow (the bypass code as a
+/// validated [`BypassCode`], the unlock identity of `DeviceInformation`), kept because `alb`
+/// and the benchmarks use them; [`Self::Schema`] holds the generated payload, every key typed
+/// (what [`CommandResponse::parse_for`] gives for the other request types, and
+/// [`CommandResponse::parse_schema`] for every one).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ResponsePayload {
@@ -118,25 +164,43 @@ pub enum ResponsePayload {
     SetFirmwarePassword {
         /// `SetFirmwarePassword.PasswordChanged`.
         password_changed: bool,
+        /// Other keys of the `SetFirmwarePassword` dictionary, kept verbatim.
+        extra: Dictionary,
     },
     /// `VerifyFirmwarePassword`.
     VerifyFirmwarePassword {
         /// `VerifyFirmwarePassword.PasswordVerified`.
         password_verified: bool,
+        /// Other keys of the `VerifyFirmwarePassword` dictionary, kept verbatim.
+        extra: Dictionary,
     },
-    /// `RotateFileVaultKey`.
+    /// `RotateFileVaultKey` (its `RotateResult`).
     RotateFileVaultKey {
-        /// `RotateResult.EncryptedNewRecoveryKey` (CMS envelope).
-        encrypted_new_recovery_key: Option<Vec<u8>>,
+        /// `RotateResult.EncryptedNewRecoveryKey` (CMS envelope of the new recovery key).
+        encrypted_new_recovery_key: Option<SecretData>,
+        /// Other keys of the `RotateResult` dictionary, kept verbatim.
+        extra: Dictionary,
     },
+    /// The keys of any request type's response, typed from Apple's schema (generated).
+    Schema(SchemaResponse),
 }
 
 impl ResponsePayload {
     /// The request type this payload answers, when it has keys of its own.
     #[must_use]
+    pub fn command_type(&self) -> Option<CommandType> {
+        match self {
+            Self::Schema(payload) => Some(payload.command_type()),
+            _ => self.request_type().map(CommandType::from),
+        }
+    }
+
+    /// The hand-written request type this payload answers, when it has keys of its own and is
+    /// not [`Self::Schema`].
+    #[must_use]
     pub fn request_type(&self) -> Option<RequestType> {
         Some(match self {
-            Self::None => return None,
+            Self::None | Self::Schema(_) => return None,
             Self::ActivationLockBypassCode { .. } => RequestType::ActivationLockBypassCode,
             Self::SecurityInfo(_) => RequestType::SecurityInfo,
             Self::CertificateList(_) => RequestType::CertificateList,
@@ -228,48 +292,78 @@ impl CommandResponse {
         Self::read(Fields::new(dict, ""), None)
     }
 
-    /// Parses the response to a command of type `request_type`.
+    /// Parses the response to a command of type `request_type` (a [`RequestType`] or any
+    /// [`CommandType`]): the hand-written payload view for the request types that have one,
+    /// [`ResponsePayload::Schema`] for the others.
     ///
     /// # Errors
     /// [`ParseError`] naming the key path and the expected type.
     pub fn parse_for(
         bytes: &[u8],
-        request_type: RequestType,
+        request_type: impl Into<CommandType>,
         limits: &Limits,
     ) -> Result<Self, ParseError> {
         let (dict, _) = read_dictionary(bytes, limits)?;
-        Self::read(Fields::new(dict, ""), Some(request_type))
+        Self::read_for(Fields::new(dict, ""), request_type.into(), false)
+    }
+
+    /// Parses the response to a command of type `request_type` with every key of the schema
+    /// typed: the payload is [`ResponsePayload::Schema`] (or [`ResponsePayload::None`] when
+    /// such responses have no keys of their own), for the hand-written request types too.
+    ///
+    /// ```
+    /// use mdm_protocol::{CommandResponse, CommandType, Limits, ResponsePayload, SchemaResponse};
+    ///
+    /// let xml = br#"<plist version="1.0"><dict>
+    ///   <key>CommandUUID</key><string>0003</string>
+    ///   <key>Status</key><string>Acknowledged</string>
+    ///   <key>SecurityInfo</key><dict>
+    ///     <key>IsRecoveryLockEnabled</key><true/>
+    ///     <key>FutureKey</key><integer>7</integer>
+    ///   </dict>
+    /// </dict></plist>"#;
+    /// let response = CommandResponse::parse_schema(xml, CommandType::SecurityInfo, &Limits::DEFAULT)?;
+    /// let ResponsePayload::Schema(SchemaResponse::SecurityInfo(info)) = &response.payload else {
+    ///     panic!("not SecurityInfo");
+    /// };
+    /// let info = info.security_info.as_ref().unwrap();
+    /// assert_eq!(info.is_recovery_lock_enabled, Some(true));
+    /// assert!(info.extra.contains_key("FutureKey"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ParseError`] naming the key path and the expected type.
+    pub fn parse_schema(
+        bytes: &[u8],
+        request_type: impl Into<CommandType>,
+        limits: &Limits,
+    ) -> Result<Self, ParseError> {
+        let (dict, _) = read_dictionary(bytes, limits)?;
+        Self::read_for(Fields::new(dict, ""), request_type.into(), true)
+    }
+
+    fn read_for(
+        mut top: Fields,
+        command_type: CommandType,
+        schema: bool,
+    ) -> Result<Self, ParseError> {
+        if let Some(request_type) = command_type.request_type().filter(|_| !schema) {
+            return Self::read(top, Some(request_type));
+        }
+        let envelope = Envelope::read(&mut top)?;
+        let payload = match SchemaResponse::read(command_type, &mut top)? {
+            Some(payload) => ResponsePayload::Schema(payload),
+            None => ResponsePayload::None,
+        };
+        Ok(envelope.with(payload, top.rest()))
     }
 
     pub(crate) fn read(
         mut top: Fields,
         request_type: Option<RequestType>,
     ) -> Result<Self, ParseError> {
-        let status_path = top.path_of("Status");
-        let status = top.string("Status")?;
-        let status = status
-            .parse()
-            .map_err(|UnknownStatus(found)| ParseError::InvalidValue {
-                path: status_path,
-                expected: "Acknowledged, Error, CommandFormatError, Idle or NotNow",
-                reason: format!("found {found:?}"),
-            })?;
-        let command_uuid = top.opt_string("CommandUUID")?;
-        let identity = Identity::read(&mut top)?;
-        let mut error_chain = Vec::new();
-        for mut item in top.opt_dict_array("ErrorChain")?.unwrap_or_default() {
-            error_chain.push(ErrorChainItem {
-                error_code: item
-                    .opt_integer("ErrorCode")?
-                    .ok_or_else(|| ParseError::Missing {
-                        path: item.path_of("ErrorCode"),
-                        expected: "integer",
-                    })?,
-                error_domain: item.string("ErrorDomain")?,
-                localized_description: item.opt_string("LocalizedDescription")?,
-                us_english_description: item.opt_string("USEnglishDescription")?,
-            });
-        }
+        let envelope = Envelope::read(&mut top)?;
         let request_type = request_type.or_else(|| {
             PAYLOAD_KEYS
                 .iter()
@@ -280,14 +374,7 @@ impl CommandResponse {
             Some(t) => read_payload(&mut top, t)?,
             None => ResponsePayload::None,
         };
-        Ok(Self {
-            command_uuid,
-            status,
-            identity,
-            error_chain,
-            payload,
-            extra: top.rest(),
-        })
+        Ok(envelope.with(payload, top.rest()))
     }
 
     fn write(&self, redact: bool) -> Dictionary {
@@ -296,19 +383,7 @@ impl CommandResponse {
             .string("Status", self.status.as_str());
         self.identity.write(&mut out);
         if !self.error_chain.is_empty() {
-            let items = self
-                .error_chain
-                .iter()
-                .map(|e| {
-                    let mut d = DictWriter::new(redact);
-                    d.opt_integer("ErrorCode", Some(e.error_code))
-                        .string("ErrorDomain", &e.error_domain)
-                        .opt_string("LocalizedDescription", e.localized_description.as_deref())
-                        .opt_string("USEnglishDescription", e.us_english_description.as_deref());
-                    Value::Dictionary(d.finish())
-                })
-                .collect();
-            out.value("ErrorChain", Value::Array(items));
+            out.put("ErrorChain", &self.error_chain);
         }
         match &self.payload {
             ResponsePayload::None => {}
@@ -326,7 +401,7 @@ impl CommandResponse {
                 let items = items
                     .iter()
                     .map(|c| {
-                        let mut d = DictWriter::new(redact);
+                        let mut d = DictWriter::with_extra(redact, &c.extra);
                         d.string("CommonName", &c.common_name)
                             .opt_bool("IsIdentity", Some(c.is_identity))
                             .data("Data", &c.data);
@@ -338,31 +413,80 @@ impl CommandResponse {
             ResponsePayload::DeviceInformation(info) => {
                 out.value("QueryResponses", Value::Dictionary(info.write(redact)));
             }
-            ResponsePayload::SetFirmwarePassword { password_changed } => {
-                let mut d = DictWriter::new(redact);
+            ResponsePayload::SetFirmwarePassword {
+                password_changed,
+                extra,
+            } => {
+                let mut d = DictWriter::with_extra(redact, extra);
                 d.opt_bool("PasswordChanged", Some(*password_changed));
                 out.value("SetFirmwarePassword", Value::Dictionary(d.finish()));
             }
-            ResponsePayload::VerifyFirmwarePassword { password_verified } => {
-                let mut d = DictWriter::new(redact);
+            ResponsePayload::VerifyFirmwarePassword {
+                password_verified,
+                extra,
+            } => {
+                let mut d = DictWriter::with_extra(redact, extra);
                 d.opt_bool("PasswordVerified", Some(*password_verified));
                 out.value("VerifyFirmwarePassword", Value::Dictionary(d.finish()));
             }
             ResponsePayload::RotateFileVaultKey {
                 encrypted_new_recovery_key,
+                extra,
             } => {
-                if let Some(key) = encrypted_new_recovery_key {
-                    let mut d = DictWriter::new(redact);
-                    d.data("EncryptedNewRecoveryKey", key);
-                    out.value("RotateResult", Value::Dictionary(d.finish()));
-                }
+                let mut d = DictWriter::with_extra(redact, extra);
+                d.put_opt(
+                    "EncryptedNewRecoveryKey",
+                    encrypted_new_recovery_key.as_ref(),
+                );
+                out.value("RotateResult", Value::Dictionary(d.finish()));
             }
+            ResponsePayload::Schema(payload) => payload.write_to(&mut out),
         }
         out.finish()
     }
 }
 
 plist_output!(CommandResponse);
+
+/// The envelope keys of a response, read before its payload.
+struct Envelope {
+    command_uuid: Option<String>,
+    status: Status,
+    identity: Identity,
+    error_chain: Vec<ErrorChainItem>,
+}
+
+impl Envelope {
+    /// `Status`, `CommandUUID`, the identity and the `ErrorChain`.
+    fn read(top: &mut Fields) -> Result<Self, ParseError> {
+        let status_path = top.path_of("Status");
+        let status = top.string("Status")?;
+        let status = status
+            .parse()
+            .map_err(|UnknownStatus(found)| ParseError::InvalidValue {
+                path: status_path,
+                expected: "Acknowledged, Error, CommandFormatError, Idle or NotNow",
+                reason: format!("found {found:?}"),
+            })?;
+        Ok(Self {
+            command_uuid: top.opt_string("CommandUUID")?,
+            status,
+            identity: Identity::read(top)?,
+            error_chain: top.opt("ErrorChain")?.unwrap_or_default(),
+        })
+    }
+
+    fn with(self, payload: ResponsePayload, extra: Dictionary) -> CommandResponse {
+        CommandResponse {
+            command_uuid: self.command_uuid,
+            status: self.status,
+            identity: self.identity,
+            error_chain: self.error_chain,
+            payload,
+            extra,
+        }
+    }
+}
 
 /// The payload of a response to `request_type`; absent keys give [`ResponsePayload::None`]
 /// (devices leave them out on `Error` and `NotNow`), except where absence itself is an answer.
@@ -392,6 +516,7 @@ fn read_payload(
                         common_name: c.string("CommonName")?,
                         is_identity: c.bool("IsIdentity")?,
                         data: c.data("Data")?,
+                        extra: c.rest(),
                     });
                 }
                 ResponsePayload::CertificateList(list)
@@ -401,20 +526,23 @@ fn read_payload(
         RequestType::SetFirmwarePassword => match top.opt_dict("SetFirmwarePassword")? {
             Some(mut d) => ResponsePayload::SetFirmwarePassword {
                 password_changed: d.bool("PasswordChanged")?,
+                extra: d.rest(),
             },
             None => ResponsePayload::None,
         },
         RequestType::VerifyFirmwarePassword => match top.opt_dict("VerifyFirmwarePassword")? {
             Some(mut d) => ResponsePayload::VerifyFirmwarePassword {
                 password_verified: d.bool("PasswordVerified")?,
+                extra: d.rest(),
             },
             None => ResponsePayload::None,
         },
-        RequestType::RotateFileVaultKey => ResponsePayload::RotateFileVaultKey {
-            encrypted_new_recovery_key: match top.opt_dict("RotateResult")? {
-                Some(mut d) => d.opt_data("EncryptedNewRecoveryKey")?,
-                None => None,
+        RequestType::RotateFileVaultKey => match top.opt_dict("RotateResult")? {
+            Some(mut d) => ResponsePayload::RotateFileVaultKey {
+                encrypted_new_recovery_key: d.opt_secret_data("EncryptedNewRecoveryKey")?,
+                extra: d.rest(),
             },
+            None => ResponsePayload::None,
         },
         RequestType::ClearActivationLockBypassCode
         | RequestType::ClearPasscode

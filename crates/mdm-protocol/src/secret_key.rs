@@ -2,9 +2,9 @@
 //! (kept unknown keys, [`CommandRequest::Other`](crate::CommandRequest::Other) payloads, other
 //! check-in messages), applied to every redacted tree.
 
-use plist::{Dictionary, Value};
 
-use crate::secret::REDACTED;
+
+
 
 /// Words that make a key secret wherever they appear in a word of its name (`NewPassword`,
 /// `passwordHash`, `devicepasscode`, `BootstrapToken`, `SharedSecret`).
@@ -94,33 +94,6 @@ fn words(name: &str) -> Vec<String> {
         words.push(word);
     }
     words
-}
-
-/// Replaces every value under a secret key (see [`is_secret_key`]), at any depth, with
-/// [`REDACTED`]. Booleans stay (`PasscodePresent`, `PasswordExists` say whether a secret exists,
-/// not what it is); containers under a secret key keep their shape and lose every other leaf.
-pub(crate) fn redact_secret_keys(dict: &mut Dictionary) {
-    // (value, whether it sits under a secret key); no recursion, whatever the depth.
-    let mut pending: Vec<(&mut Value, bool)> = dict
-        .iter_mut()
-        .map(|(key, value)| (value, is_secret_key(key)))
-        .collect();
-    while let Some((value, secret)) = pending.pop() {
-        match value {
-            Value::Dictionary(inner) => pending.extend(
-                inner
-                    .iter_mut()
-                    .map(|(key, value)| (value, secret || is_secret_key(key))),
-            ),
-            Value::Array(items) => pending.extend(items.iter_mut().map(|item| (item, secret))),
-            Value::Boolean(_) => {}
-            leaf if secret => {
-                let old = core::mem::replace(leaf, Value::String(REDACTED.to_owned()));
-                crate::secret::scrub(old);
-            }
-            _ => {}
-        }
-    }
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub struct SecurityInfo {
 }
 
 /// `SecurityInfo.FirmwarePasswordStatus`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct FirmwarePasswordStatus {
     /// `PasswordExists`.
     pub password_exists: Option<bool>,
@@ -43,10 +43,12 @@ pub struct FirmwarePasswordStatus {
     pub change_pending: Option<bool>,
     /// `AllowOroms`.
     pub allow_oroms: Option<bool>,
+    /// Every other key, kept verbatim.
+    pub extra: Dictionary,
 }
 
 /// `SecurityInfo.ManagementStatus`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ManagementStatus {
     /// `EnrolledViaDEP`.
     pub enrolled_via_dep: Option<bool>,
@@ -56,6 +58,8 @@ pub struct ManagementStatus {
     pub is_user_enrollment: Option<bool>,
     /// `IsActivationLockManageable`.
     pub is_activation_lock_manageable: Option<bool>,
+    /// Every other key, kept verbatim.
+    pub extra: Dictionary,
 }
 
 impl SecurityInfo {
@@ -65,6 +69,7 @@ impl SecurityInfo {
                 password_exists: f.opt_bool("PasswordExists")?,
                 change_pending: f.opt_bool("ChangePending")?,
                 allow_oroms: f.opt_bool("AllowOroms")?,
+                extra: f.rest(),
             }),
             None => None,
         };
@@ -74,6 +79,7 @@ impl SecurityInfo {
                 user_approved_enrollment: m.opt_bool("UserApprovedEnrollment")?,
                 is_user_enrollment: m.opt_bool("IsUserEnrollment")?,
                 is_activation_lock_manageable: m.opt_bool("IsActivationLockManageable")?,
+                extra: m.rest(),
             }),
             None => None,
         };
@@ -115,7 +121,7 @@ impl SecurityInfo {
                 self.system_integrity_protection_enabled,
             );
         if let Some(f) = &self.firmware_password_status {
-            let mut d = DictWriter::new(redact);
+            let mut d = DictWriter::with_extra(redact, &f.extra);
             d.opt_bool("PasswordExists", f.password_exists)
                 .opt_bool("ChangePending", f.change_pending)
                 .opt_bool("AllowOroms", f.allow_oroms);
@@ -125,7 +131,7 @@ impl SecurityInfo {
             );
         }
         if let Some(m) = &self.management_status {
-            let mut d = DictWriter::new(redact);
+            let mut d = DictWriter::with_extra(redact, &m.extra);
             d.opt_bool("EnrolledViaDEP", m.enrolled_via_dep)
                 .opt_bool("UserApprovedEnrollment", m.user_approved_enrollment)
                 .opt_bool("IsUserEnrollment", m.is_user_enrollment)

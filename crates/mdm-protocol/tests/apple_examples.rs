@@ -3,15 +3,22 @@
 use std::path::{Path, PathBuf};
 
 use mdm_protocol::{
-    Command, CommandRequest, CommandResponse, Limits, RequestType, ResponsePayload, Status,
+    Command, CommandRequest, CommandResponse, CommandType, Limits, RequestType, ResponsePayload,
+    SchemaCheckin, Status, plist::Value,
 };
 
-fn examples_dir() -> PathBuf {
+/// `$ALB_SHARED_DIR/apple-device-management`, or `../../../shared/…` from this crate (the
+/// shared folder beside the repository, as on developers' machines and in CI).
+pub fn schema_dir() -> PathBuf {
     let shared = std::env::var_os("ALB_SHARED_DIR").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
         PathBuf::from,
     );
-    shared.join("apple-device-management/examples")
+    shared.join("apple-device-management")
+}
+
+fn examples_dir() -> PathBuf {
+    schema_dir().join("examples")
 }
 
 fn read(relative: &str) -> Vec<u8> {
@@ -74,4 +81,89 @@ fn clear_passcode_request_and_response() {
         response.command_uuid.as_deref(),
         Some(command.uuid.as_str())
     );
+}
+
+/// Every example, XML and binary, read into its type and written back unchanged: requests
+/// by their `RequestType`, responses by the request of the same folder, check-in messages by
+/// their `MessageType`.
+#[test]
+fn every_example_round_trips_through_its_type() {
+    let dir = examples_dir();
+    let folders = std::fs::read_dir(&dir).unwrap_or_else(|error| {
+        panic!(
+            "Apple's examples are needed for this test: cannot read {} ({error}). Put the shared \
+             directory beside the repository or set ALB_SHARED_DIR to it.",
+            dir.display()
+        )
+    });
+    let mut count = 0;
+    for folder in folders {
+        let folder = folder.unwrap().path();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "plist"))
+            .collect();
+        files.sort();
+        let values: Vec<(PathBuf, Value)> = files
+            .into_iter()
+            .map(|p| {
+                let value = Value::from_file(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                (p, value)
+            })
+            .collect();
+        let command_type = values.iter().find_map(|(_, v)| {
+            v.as_dictionary()?
+                .get("Command")?
+                .as_dictionary()?
+                .get("RequestType")?
+                .as_string()?
+                .parse::<CommandType>()
+                .ok()
+        });
+        for (path, value) in &values {
+            let dict = value.as_dictionary().unwrap();
+            let mut xml = Vec::new();
+            value.to_writer_xml(&mut xml).unwrap();
+            let mut binary = Vec::new();
+            value.to_writer_binary(&mut binary).unwrap();
+            let original = std::fs::read(path).unwrap();
+            for bytes in [original, xml, binary] {
+                let place = path.display();
+                if dict.contains_key("Command") {
+                    let command = Command::parse(&bytes, &Limits::DEFAULT)
+                        .unwrap_or_else(|e| panic!("{place}: {e}"));
+                    assert!(
+                        !matches!(command.request, CommandRequest::Other { .. }),
+                        "{place}"
+                    );
+                    assert!(
+                        command.extra.is_empty(),
+                        "{place}: untyped keys {:?}",
+                        command.extra
+                    );
+                    assert_eq!(&command.to_value(), value, "{place}");
+                } else if dict.contains_key("Status") {
+                    let command_type =
+                        command_type.unwrap_or_else(|| panic!("{place}: no request beside it"));
+                    for response in [
+                        CommandResponse::parse_for(&bytes, command_type, &Limits::DEFAULT),
+                        CommandResponse::parse_schema(&bytes, command_type, &Limits::DEFAULT),
+                    ] {
+                        let response = response.unwrap_or_else(|e| panic!("{place}: {e}"));
+                        assert!(response.extra.is_empty(), "{place}: {:?}", response.extra);
+                        assert_eq!(&response.to_value(), value, "{place}");
+                    }
+                } else if dict.contains_key("MessageType") {
+                    let message = SchemaCheckin::parse(&bytes, &Limits::DEFAULT)
+                        .unwrap_or_else(|e| panic!("{place}: {e}"));
+                    assert_eq!(&message.to_value(), value, "{place}");
+                } else {
+                    panic!("{place}: neither a command, a response nor a check-in message");
+                }
+            }
+            count += 1;
+        }
+    }
+    assert!(count >= 4, "only {count} examples under {}", dir.display());
 }

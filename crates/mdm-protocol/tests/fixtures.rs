@@ -138,7 +138,7 @@ fn security_info_fixture() {
     assert_eq!(info.hardware_encryption_caps, Some(3));
     assert_eq!(info.passcode_present, Some(true));
     assert_eq!(
-        info.management_status.unwrap().is_user_enrollment,
+        info.management_status.as_ref().unwrap().is_user_enrollment,
         Some(false)
     );
 }

@@ -36,6 +36,7 @@ pub fn all_requests() -> Vec<CommandRequest> {
             private_key_export_password: None,
             new_certificate: None,
             reply_encryption_certificate: Some(vec![0x30, 0x82, 0x01, 0x0a]),
+            unlock_extra: plist::Dictionary::new(),
         }),
         CommandRequest::RotateFileVaultKey(RotateFileVaultKey {
             key_type: FileVaultKeyType::Institutional,
@@ -44,6 +45,7 @@ pub fn all_requests() -> Vec<CommandRequest> {
             private_key_export_password: Some(Password::from("p12 pass")),
             new_certificate: Some(vec![0x30, 0x82]),
             reply_encryption_certificate: None,
+            unlock_extra: plist::Dictionary::new(),
         }),
         CommandRequest::ClearRestrictionsPassword,
         CommandRequest::UnlockUserAccount(UnlockUserAccount {
@@ -63,7 +65,7 @@ pub fn all_requests() -> Vec<CommandRequest> {
         }),
         CommandRequest::DeviceInformation(DeviceInformation::for_unlock()),
         CommandRequest::Other {
-            request_type: "InstallApplication".into(),
+            request_type: "FutureCommand".into(),
             payload: other,
         },
     ]
@@ -103,6 +105,7 @@ pub fn all_responses() -> Vec<CommandResponse> {
                 password_exists: Some(false),
                 change_pending: Some(false),
                 allow_oroms: None,
+                ..FirmwarePasswordStatus::default()
             }),
             management_status: Some(ManagementStatus {
                 enrolled_via_dep: Some(true),
@@ -115,6 +118,7 @@ pub fn all_responses() -> Vec<CommandResponse> {
             common_name: "MDM Identity".into(),
             is_identity: true,
             data: vec![0x30, 0x82, 0x03, 0x00],
+            ..CertificateListItem::default()
         }]),
         ResponsePayload::DeviceInformation(Box::new(DeviceInformationResponse {
             serial_number: Some("DMPZK1ABCDEF".into()),
@@ -138,12 +142,15 @@ pub fn all_responses() -> Vec<CommandResponse> {
         })),
         ResponsePayload::SetFirmwarePassword {
             password_changed: true,
+            extra: plist::Dictionary::new(),
         },
         ResponsePayload::VerifyFirmwarePassword {
             password_verified: false,
+            extra: plist::Dictionary::new(),
         },
         ResponsePayload::RotateFileVaultKey {
-            encrypted_new_recovery_key: Some(vec![1, 2, 3, 4]),
+            encrypted_new_recovery_key: Some(SecretData::new(vec![1, 2, 3, 4])),
+            extra: plist::Dictionary::new(),
         },
     ];
     let mut responses: Vec<CommandResponse> = payloads
@@ -170,6 +177,7 @@ pub fn all_responses() -> Vec<CommandResponse> {
         error_domain: "MCMDMErrorDomain".into(),
         localized_description: Some("No.".into()),
         us_english_description: None,
+        ..ErrorChainItem::default()
     }];
     responses.push(failed);
     responses.push(CommandResponse::new(None, Status::Idle));

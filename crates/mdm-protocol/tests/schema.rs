@@ -1,29 +1,29 @@
-//! Our availability table against Apple's schema (`mdm/commands/*.yaml` in the shared checkout).
-//!
-//! The YAML is read by a small line-based reader that understands exactly the shape of
-//! `payload.supportedOS.<platform>.<flag>: value`. The directory is `$ALB_SHARED_DIR/apple-device-
-//! management/mdm/commands`, or `../../../shared/…` relative to this crate.
+//! The generated code against Apple's schema, read here by a second, independent reader: a
+//! small line-based one that understands exactly the shapes it checks
+//! (`payload.requesttype`, `payload.supportedOS.<platform>.<flag>`, its `sharedipad.mode` and
+//! `userenrollment.mode`, and the top-level `- key:` names of `payloadkeys` and
+//! `responsekeys`). The schema is `$ALB_SHARED_DIR/apple-device-management/mdm`, or
+//! `../../../shared/…` relative to this crate; without it these tests fail, saying so.
 
 use std::{
-    collections::BTreeMap,
-    path::{Path, PathBuf},
+    collections::{BTreeMap, BTreeSet},
+    path::PathBuf,
 };
 
-use mdm_protocol::{Platform, RequestType};
+use mdm_protocol::{Availability, CheckinType, CommandType, Platform, RequestType};
 
-fn commands_dir() -> PathBuf {
-    let shared = std::env::var_os("ALB_SHARED_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-        PathBuf::from,
-    );
-    shared.join("apple-device-management/mdm/commands")
+fn mdm_dir(sub: &str) -> PathBuf {
+    crate::apple_examples::schema_dir().join("mdm").join(sub)
 }
 
-/// `platform -> flag -> value` of `payload.supportedOS`, and the `payload.requesttype`.
+/// `platform -> flag -> value` of `payload.supportedOS`, the `payload.requesttype`, and the
+/// top-level keys.
 #[derive(Debug, Default)]
 struct SupportedOs {
     request_type: Option<String>,
     platforms: BTreeMap<String, BTreeMap<String, String>>,
+    request_keys: Vec<String>,
+    response_keys: Vec<String>,
 }
 
 fn indent(line: &str) -> usize {
@@ -32,24 +32,40 @@ fn indent(line: &str) -> usize {
 
 fn read_supported_os(text: &str) -> SupportedOs {
     let mut out = SupportedOs::default();
-    let mut in_payload = false;
+    let mut section = "";
     let mut in_supported = false;
     let mut platform: Option<String> = None;
+    let mut object: Option<String> = None;
     for line in text.lines() {
         if line.trim().is_empty() || line.trim_start().starts_with('#') {
             continue;
         }
         let depth = indent(line);
+        if depth == 0
+            && let Some(key) = line.strip_prefix("- key: ")
+        {
+            match section {
+                "payloadkeys" => out.request_keys.push(key.trim().to_owned()),
+                "responsekeys" => out.response_keys.push(key.trim().to_owned()),
+                _ => {}
+            }
+            continue;
+        }
         let Some((key, value)) = line.trim().split_once(':') else {
             continue;
         };
         let value = value.trim().trim_matches('\'').trim_matches('"').to_owned();
         match depth {
             0 => {
-                in_payload = key == "payload";
+                section = match key {
+                    "payload" => "payload",
+                    "payloadkeys" => "payloadkeys",
+                    "responsekeys" => "responsekeys",
+                    _ => "",
+                };
                 in_supported = false;
             }
-            2 if in_payload => {
+            2 if section == "payload" => {
                 in_supported = key == "supportedOS";
                 if key == "requesttype" {
                     out.request_type = Some(value);
@@ -60,11 +76,20 @@ fn read_supported_os(text: &str) -> SupportedOs {
                 out.platforms.entry(key.to_owned()).or_default();
             }
             6 if in_supported => {
+                object = Some(key.to_owned());
                 if let Some(p) = &platform {
                     out.platforms
                         .get_mut(p)
                         .unwrap()
                         .insert(key.to_owned(), value);
+                }
+            }
+            8 if in_supported => {
+                if let (Some(p), Some(o)) = (&platform, &object) {
+                    out.platforms
+                        .get_mut(p)
+                        .unwrap()
+                        .insert(format!("{o}.{key}"), value);
                 }
             }
             _ => {}
@@ -73,8 +98,8 @@ fn read_supported_os(text: &str) -> SupportedOs {
     out
 }
 
-fn schema_by_request_type() -> BTreeMap<String, (PathBuf, SupportedOs)> {
-    let dir = commands_dir();
+fn schema_by_request_type(sub: &str) -> BTreeMap<String, (PathBuf, SupportedOs)> {
+    let dir = mdm_dir(sub);
     let entries = std::fs::read_dir(&dir).unwrap_or_else(|error| {
         panic!(
             "Apple's schema is needed for this test: cannot read {} ({error}). Put the shared \
@@ -87,11 +112,18 @@ fn schema_by_request_type() -> BTreeMap<String, (PathBuf, SupportedOs)> {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml") {
             let parsed = read_supported_os(&std::fs::read_to_string(&path).unwrap());
-            if let Some(request_type) = parsed.request_type.clone() {
-                out.insert(request_type, (path, parsed));
-            }
+            let request_type = parsed
+                .request_type
+                .clone()
+                .unwrap_or_else(|| panic!("{}: no payload.requesttype", path.display()));
+            out.insert(request_type, (path, parsed));
         }
     }
+    assert!(
+        !out.is_empty(),
+        "Apple's schema is needed for this test: no YAML file in {}",
+        dir.display()
+    );
     out
 }
 
@@ -104,63 +136,126 @@ fn flag(flags: &BTreeMap<String, String>, name: &str, default: bool) -> bool {
     }
 }
 
-#[test]
-fn availability_matches_apples_schema() {
-    let schema = schema_by_request_type();
-    for request_type in RequestType::ALL {
-        let (path, supported) = schema
-            .get(request_type.as_str())
-            .unwrap_or_else(|| panic!("{request_type}: no schema file has this request type"));
-        let ours = request_type.availability();
-        for platform in Platform::ALL {
-            let theirs = supported
-                .platforms
-                .get(platform.as_str())
-                .filter(|f| f.get("introduced").is_some_and(|v| v != "n/a"));
-            let mine = ours.on(platform);
-            let place = format!("{request_type} on {platform} ({})", path.display());
-            match (theirs, mine) {
-                (None, None) => {}
-                (Some(_), None) => panic!("{place}: supported in the schema, missing in ours"),
-                (None, Some(_)) => panic!("{place}: not supported in the schema, present in ours"),
-                (Some(flags), Some(mine)) => {
-                    assert_eq!(
-                        Some(mine.introduced),
-                        flags.get("introduced").map(String::as_str),
-                        "{place}"
-                    );
-                    let right = flags
-                        .get("accessrights")
-                        .map(String::as_str)
-                        .filter(|r| *r != "None");
-                    assert_eq!(
-                        mine.access_right.map(|r| r.as_str()),
-                        right,
-                        "{place}: access right"
-                    );
-                    assert_eq!(
-                        mine.device_channel,
-                        flag(flags, "devicechannel", true),
-                        "{place}: device channel"
-                    );
-                    assert_eq!(
-                        mine.user_channel,
-                        flag(flags, "userchannel", false),
-                        "{place}: user channel"
-                    );
-                    assert_eq!(
-                        mine.supervised,
-                        flag(flags, "supervised", false),
-                        "{place}: supervised"
-                    );
-                    assert_eq!(
-                        mine.requires_dep,
-                        flag(flags, "requiresdep", false),
-                        "{place}: requiresdep"
-                    );
+fn compare(name: &str, path: &std::path::Path, supported: &SupportedOs, ours: Availability) {
+    for platform in Platform::ALL {
+        let theirs = supported
+            .platforms
+            .get(platform.as_str())
+            .filter(|f| f.get("introduced").is_some_and(|v| v != "n/a"));
+        let mine = ours.on(platform);
+        let place = format!("{name} on {platform} ({})", path.display());
+        match (theirs, mine) {
+            (None, None) => {}
+            (Some(_), None) => panic!("{place}: supported in the schema, missing in ours"),
+            (None, Some(_)) => panic!("{place}: not supported in the schema, present in ours"),
+            (Some(flags), Some(mine)) => {
+                let text = |key: &str| flags.get(key).map(String::as_str);
+                assert_eq!(Some(mine.introduced), text("introduced"), "{place}");
+                assert_eq!(mine.deprecated, text("deprecated"), "{place}: deprecated");
+                assert_eq!(mine.removed, text("removed"), "{place}: removed");
+                let right = text("accessrights").filter(|r| *r != "None" && *r != "n/a");
+                assert_eq!(
+                    mine.access_right.map(|r| r.as_str()),
+                    right,
+                    "{place}: right"
+                );
+                for (ours, key, default) in [
+                    (mine.device_channel, "devicechannel", true),
+                    (mine.user_channel, "userchannel", false),
+                    (mine.supervised, "supervised", false),
+                    (mine.requires_dep, "requiresdep", false),
+                    (mine.requires_user_approved_mdm, "userapprovedmdm", false),
+                ] {
+                    assert_eq!(ours, flag(flags, key, default), "{place}: {key}");
                 }
+                assert_eq!(
+                    mine.shared_ipad.map(|s| s.mode.as_str()),
+                    text("sharedipad.mode"),
+                    "{place}: sharedipad"
+                );
+                assert_eq!(
+                    mine.user_enrollment.map(|u| u.mode.as_str()),
+                    text("userenrollment.mode"),
+                    "{place}: userenrollment"
+                );
             }
         }
+    }
+}
+
+#[test]
+fn every_command_of_the_schema_is_typed_with_its_availability_and_keys() {
+    let schema = schema_by_request_type("commands");
+    let names: BTreeSet<&str> = CommandType::ALL.iter().map(|t| t.as_str()).collect();
+    let theirs: BTreeSet<&str> = schema.keys().map(String::as_str).collect();
+    assert_eq!(
+        names, theirs,
+        "the schema's request types and CommandType::ALL differ"
+    );
+    for command_type in CommandType::ALL {
+        let (path, supported) = &schema[command_type.as_str()];
+        compare(
+            command_type.as_str(),
+            path,
+            supported,
+            command_type.availability(),
+        );
+        let spec = command_type.spec();
+        assert_eq!(spec.name, command_type.as_str());
+        let keys = |k: &[mdm_protocol::schema::KeySpec]| -> Vec<String> {
+            k.iter().map(|k| k.key.to_owned()).collect()
+        };
+        assert_eq!(
+            keys(spec.request),
+            supported.request_keys,
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            keys(spec.response),
+            supported.response_keys,
+            "{}",
+            path.display()
+        );
+    }
+    // The hand-written request types keep their availability, from the same data.
+    for request_type in RequestType::ALL {
+        let (path, supported) = &schema[request_type.as_str()];
+        compare(
+            request_type.as_str(),
+            path,
+            supported,
+            request_type.availability(),
+        );
+    }
+}
+
+#[test]
+fn every_checkin_message_of_the_schema_is_typed_with_its_availability_and_keys() {
+    let schema = schema_by_request_type("checkin");
+    let names: BTreeSet<&str> = CheckinType::ALL.iter().map(|t| t.as_str()).collect();
+    let theirs: BTreeSet<&str> = schema.keys().map(String::as_str).collect();
+    assert_eq!(
+        names, theirs,
+        "the schema's message types and CheckinType::ALL differ"
+    );
+    for checkin_type in CheckinType::ALL {
+        let (path, supported) = &schema[checkin_type.as_str()];
+        compare(
+            checkin_type.as_str(),
+            path,
+            supported,
+            checkin_type.availability(),
+        );
+        let mut theirs = supported.request_keys.clone();
+        theirs.retain(|k| k != "MessageType");
+        let ours: Vec<String> = checkin_type
+            .spec()
+            .request
+            .iter()
+            .map(|k| k.key.to_owned())
+            .collect();
+        assert_eq!(ours, theirs, "{}", path.display());
     }
 }
 
@@ -173,5 +268,7 @@ fn the_line_reader_reads_the_shape_it_expects() {
     assert_eq!(parsed.platforms["iOS"]["supervised"], "true");
     assert!(!parsed.platforms["iOS"].contains_key("mode"));
     assert_eq!(parsed.platforms["tvOS"]["introduced"], "n/a");
+    assert_eq!(parsed.platforms["iOS"]["sharedipad.mode"], "forbidden");
     assert_eq!(parsed.platforms.len(), 2);
+    assert_eq!(parsed.request_keys, ["K"]);
 }

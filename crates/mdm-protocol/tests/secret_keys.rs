@@ -2,7 +2,7 @@
 //! redacted from `to_redacted_value()`, at any depth; public values stay readable.
 
 use mdm_protocol::{
-    CheckinMessage, Command, CommandRequest, CommandResponse, Limits, MdmMessage, REDACTED,
+    Command, CommandRequest, CommandResponse, Limits, MdmMessage, REDACTED,
     plist::{Dictionary, Value},
 };
 
@@ -44,10 +44,7 @@ fn a_set_bootstrap_token_check_in_hides_the_token() {
          <key>BootstrapToken</key><data>{BOOTSTRAP_TOKEN}</data>"
     ));
     let message = MdmMessage::parse(&bytes, &Limits::DEFAULT).unwrap();
-    let MdmMessage::Checkin(CheckinMessage::Other { message_type, .. }) = &message else {
-        panic!("an untyped check-in message: {message:?}");
-    };
-    assert_eq!(message_type, "SetBootstrapToken");
+    assert!(matches!(message, MdmMessage::Checkin(_)), "{message:?}");
     let shown = message.to_redacted_value();
     assert!(redacted(&shown, "BootstrapToken"));
     assert!(!xml(&shown).contains(BOOTSTRAP_TOKEN));
@@ -80,7 +77,6 @@ fn a_set_recovery_lock_command_hides_both_passwords() {
          <key>NewPassword</key><string>new-recovery-secret</string></dict>",
     );
     let command = Command::parse(&bytes, &Limits::DEFAULT).unwrap();
-    assert!(matches!(command.request, CommandRequest::Other { .. }));
     let shown = command.to_redacted_value();
     assert!(redacted(&shown, "Command.CurrentPassword"));
     assert!(redacted(&shown, "Command.NewPassword"));

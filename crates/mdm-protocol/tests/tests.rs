@@ -12,8 +12,10 @@
 static ALLOCATOR: heap_residue::ResidueAllocator = heap_residue::ResidueAllocator;
 
 mod apple_examples;
+mod builder;
 mod errors;
 mod fixtures;
+mod generated;
 mod interop;
 mod proptests;
 mod residue;
@@ -22,3 +24,4 @@ mod samples;
 mod schema;
 mod secret_keys;
 mod writeback;
+mod secrets;
