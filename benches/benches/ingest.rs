@@ -58,7 +58,8 @@ async fn ingest_round<S: CodeStore + 'static>(store: &Arc<S>, round: &[Arc<Vec<u
         let chunk = chunk.to_vec();
         tasks.spawn(async move {
             for bytes in chunk {
-                let ingested = alb::store_flow::ingest(&*store, &bytes, Timestamp::now()).await;
+                let ingested =
+                    alb_workflow::device_report::ingest(&*store, &bytes, Timestamp::now()).await;
                 assert!(ingested.is_ok_and(|i| i.outcomes.iter().all(|o| o.changed())));
             }
         });
@@ -101,14 +102,17 @@ fn ingest(c: &mut Criterion) {
         .unwrap_or_else(|e| panic!("{e}"));
     bench_store(&mut group, &runtime, "sqlite", sqlite);
 
-    if code_store::testing::skip_requested() {
+    if alb_test_support::skip_requested() {
         eprintln!("ALB_SKIP_POSTGRES=1: no PostgreSQL ingest figure");
     } else {
         let server =
-            code_store::testing::TempPostgres::start_durable().unwrap_or_else(|e| panic!("{e}"));
+            alb_test_support::TempPostgres::start_durable().unwrap_or_else(|e| panic!("{e}"));
         let postgres = runtime
             .block_on(async {
-                let url = server.create_database("bench").await?;
+                let url = server
+                    .create_database("bench")
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
                 PostgresStore::connect(&url, protection()).await
             })
             .unwrap_or_else(|e| panic!("{e}"));

@@ -1,14 +1,12 @@
 //! The escrow-key unlock request: building it, and whole round trips over loopback mutual TLS
 //! (a kept connection, and a fresh client with a full handshake each time).
 
+use alb_test_support::{RecordingServer, Reply, TestPki};
 use core::{hint::black_box, time::Duration};
 
 use bypass_code::BypassCode;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use escrow_client::{
-    EscrowClient, EscrowConfig, Identity, RetryPolicy, TrustRoots, UnlockRequest,
-    testing::{RecordingServer, Reply, TestPki},
-};
+use escrow_client::{EscrowClient, EscrowConfig, Identity, RetryPolicy, TrustRoots, UnlockRequest};
 
 fn request() -> UnlockRequest {
     UnlockRequest::builder()

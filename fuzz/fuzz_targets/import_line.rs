@@ -6,7 +6,7 @@
 //! Input layout: the line bound (2 bytes, big-endian, plus 1), then the input.
 #![no_main]
 
-use alb::input::{InputError, Lines};
+use alb_workflow::input::{InputError, Lines};
 use code_store::export::RecordJson;
 use libfuzzer_sys::fuzz_target;
 

@@ -2,7 +2,7 @@
 //! devices a list names, written back one `SERIAL [UDID]` per line, parse to the same devices.
 #![no_main]
 
-use alb::store_flow::parse_targets;
+use alb_workflow::device_list::parse_device_list as parse_targets;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {

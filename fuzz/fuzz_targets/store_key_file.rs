@@ -7,7 +7,7 @@ use code_store::{KeyRing, Protection, StoreKey, Udid};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {
-    let read = alb::store_flow::key_ring("key file fuzz", bytes);
+    let read = alb_workflow::store_setup::key_ring("key file fuzz", bytes);
     let direct = core::str::from_utf8(bytes).ok().map(KeyRing::parse);
     assert_eq!(
         read.is_ok(),

@@ -26,8 +26,6 @@ mod row;
 mod sqlite;
 mod store;
 mod table;
-#[cfg(feature = "test-support")]
-pub mod testing;
 mod timestamp;
 #[cfg(feature = "postgres")]
 mod tls;

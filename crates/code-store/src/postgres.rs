@@ -146,10 +146,12 @@ impl PostgresStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;
-        let sealing = migrate(&pool, protection).await.map_err(|e| match ignored {
-            Some(ignored) => ignored.explain(e),
-            None => e,
-        })?;
+        let sealing = migrate(&pool, protection)
+            .await
+            .map_err(|e| match ignored {
+                Some(ignored) => ignored.explain(e),
+                None => e,
+            })?;
         Ok(Self { sealing, pool })
     }
 

@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
+use alb_test_support::TempPostgres;
 use code_store::{
     Change, CodeStore, MemoryStore, PostgresStore, Protection, SqliteStore, StoreError, Timestamp,
     UnlockToken,
-    testing::{self, TempPostgres},
 };
 use tempfile::TempDir;
 
@@ -64,7 +64,7 @@ impl Backend for Postgres {
 /// The PostgreSQL server for a test, or `None` when `ALB_SKIP_POSTGRES=1`. Missing binaries
 /// fail the test.
 pub(crate) fn postgres() -> Option<TempPostgres> {
-    if testing::skip_requested() {
+    if alb_test_support::skip_requested() {
         eprintln!("ALB_SKIP_POSTGRES=1: skipping a PostgreSQL test");
         return None;
     }
@@ -398,7 +398,7 @@ async fn postgres_rows_are_bound_to_devices_and_hold_no_secret_in_clear() {
 
 #[tokio::test]
 async fn postgres_over_verified_tls() {
-    if testing::skip_requested() {
+    if alb_test_support::skip_requested() {
         eprintln!("ALB_SKIP_POSTGRES=1: skipping a PostgreSQL test");
         return;
     }

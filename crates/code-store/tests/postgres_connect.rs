@@ -2,6 +2,7 @@
 //! message, and passwords from `PGPASSWORD` and password files as libpq reads them. The
 //! environment is given to each connection, never set in the process: tests run in parallel.
 
+use alb_test_support::{PasswordAuth, TempPostgres};
 use std::{
     collections::HashMap,
     ffi::OsString,
@@ -13,7 +14,6 @@ use std::{
 
 use code_store::{
     Change, CodeStore, PostgresStore, Protection, StoreError, StoreLocation, Timestamp, redact_url,
-    testing::{PasswordAuth, TempPostgres},
 };
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use tempfile::TempDir;

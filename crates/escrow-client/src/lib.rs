@@ -10,8 +10,6 @@ mod field;
 mod identity;
 mod outcome;
 mod request;
-#[cfg(feature = "test-support")]
-pub mod testing;
 
 pub use client::EscrowClient;
 pub use config::{

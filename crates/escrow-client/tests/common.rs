@@ -1,10 +1,10 @@
 //! Shared set-up: a request, codes and a client tuned for fast tests.
 
+use alb_test_support::{RecordingServer, TestPki};
 use std::time::Duration;
 
 use escrow_client::{
     BypassCode, EscrowClient, EscrowConfig, Identity, RetryPolicy, TrustRoots, UnlockRequest,
-    testing::{RecordingServer, TestPki},
 };
 
 pub const DEVICE_CODE: &str = "A8QK7-GFG21-6RHT-V0U9-756P-L7E3";

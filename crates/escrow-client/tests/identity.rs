@@ -1,9 +1,7 @@
 //! Loading the client identity from PEM and PKCS#12, and the errors for bad input.
 
-use escrow_client::{
-    CodeSource, EscrowClient, Identity, IdentityError, Verdict,
-    testing::{RecordingServer, Reply, TestPki},
-};
+use alb_test_support::{RecordingServer, Reply, TestPki};
+use escrow_client::{CodeSource, EscrowClient, Identity, IdentityError, Verdict};
 
 use crate::common::{device_code, fast_config, request};
 

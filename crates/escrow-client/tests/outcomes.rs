@@ -1,11 +1,11 @@
 //! Fallback, retries, time limits and bounded bodies, against scripted answers.
 
+use alb_test_support::{RecordingServer, Reply, TestPki};
 use std::time::{Duration, Instant};
 
 use escrow_client::{
     AttemptResult, CodeSource, EscrowClient, RetryPolicy, StatusClass, TransportFailure,
     UnlockOutcome, Verdict,
-    testing::{RecordingServer, Reply, TestPki},
 };
 
 use crate::common::{DEVICE_CODE, client, device_code, fast_config, request, server_code};

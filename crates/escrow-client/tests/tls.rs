@@ -1,11 +1,11 @@
 //! Mutual TLS: each side refuses the other's bad certificate; `http://` is refused up front.
 
+use alb_test_support::{RecordingServer, Reply, TestPki};
 use std::time::Duration;
 
 use escrow_client::{
     AttemptResult, CodeSource, ConfigError, Endpoint, EscrowClient, Identity, TransportFailure,
     Verdict,
-    testing::{RecordingServer, Reply, TestPki},
 };
 
 use crate::common::{client, device_code, fast_config, request};

@@ -1,9 +1,7 @@
 //! The exact request on the wire.
 
-use escrow_client::{
-    AttemptResult, CodeSource, StatusClass, UnlockRequest, Verdict,
-    testing::{RecordingServer, Reply, TestPki, UNLOCK_PATH},
-};
+use alb_test_support::{RecordingServer, Reply, TestPki, UNLOCK_PATH};
+use escrow_client::{AttemptResult, CodeSource, StatusClass, UnlockRequest, Verdict};
 
 use crate::common::{client, device_code, fast_config, request};
 

@@ -2,10 +2,6 @@
 //! (kept unknown keys, [`CommandRequest::Other`](crate::CommandRequest::Other) payloads, other
 //! check-in messages), applied to every redacted tree.
 
-
-
-
-
 /// Words that make a key secret wherever they appear in a word of its name (`NewPassword`,
 /// `passwordHash`, `devicepasscode`, `BootstrapToken`, `SharedSecret`).
 const SECRET_STEMS: [&str; 5] = ["password", "passcode", "passphrase", "secret", "token"];

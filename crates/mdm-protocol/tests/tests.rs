@@ -23,5 +23,5 @@ mod roundtrip;
 mod samples;
 mod schema;
 mod secret_keys;
-mod writeback;
 mod secrets;
+mod writeback;

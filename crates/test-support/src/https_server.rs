@@ -1,7 +1,6 @@
 //! [`RecordingServer`]: a loopback HTTPS server that requires client certificates (from a
 //! [`TestPki`]), answers from a script of [`Reply`]s or a responder, and records every request.
 
-
 use alloc::{collections::VecDeque, sync::Arc};
 use core::{
     fmt,

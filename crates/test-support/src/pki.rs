@@ -2,7 +2,6 @@
 //! `127.0.0.1`/`localhost`, a client CA and client certificates (stand-ins for an MDM server's
 //! APNs identity) — with the rustls server configuration that requires them.
 
-
 use alloc::sync::Arc;
 use core::fmt;
 
@@ -220,4 +219,3 @@ fn make_leaf(
         key_der: key.serialize_der(),
     })
 }
-

@@ -14,13 +14,19 @@
 
 use std::{error::Error, time::Duration};
 
-use alb::{
-    store_flow::{self, Ingested, Target},
-    unlock::{ClientSettings, DeviceOptions, UnlockReport},
-};
+use alb_cli::UnlockReport;
 use alb_testbed::{EscrowService, Fleet, SimulatedDevice};
-use code_store::{AnyStore, CodeStore as _, Event, KeyRing, Protection, StoreKey, Timestamp, Udid};
-use escrow_client::EscrowClient;
+use alb_workflow::{
+    device_report::{self, Ingested},
+    server_code::{self, IssueError},
+    store_setup,
+    unlock::{self, Requester},
+};
+use code_store::{
+    AnyStore, CodeStore as _, DeviceIdentity, Event, KeyRing, Protection, ServerCodeTarget,
+    StoreKey, Timestamp, Udid,
+};
+use escrow_client::{EscrowClient, EscrowConfig, Identity, RetryPolicy, TrustRoots};
 use mdm_protocol::{Command, CommandRequest, DeviceInformation};
 
 type Result<T> = core::result::Result<T, Box<dyn Error>>;
@@ -43,11 +49,11 @@ async fn command(
     serial: &str,
     request: CommandRequest,
 ) -> Result<Ingested> {
-    let bytes = alb::encode_command(&Command::new(request), false)?;
+    let bytes = alb_cli::encode_command(&Command::new(request), false)?;
     let answer = fleet
         .with_device(serial, |device| device.respond(&bytes))
         .ok_or("no such device")??;
-    Ok(store_flow::ingest(store, &answer, Timestamp::now()).await?)
+    Ok(device_report::ingest(store, &answer, Timestamp::now()).await?)
 }
 
 fn device<R>(fleet: &Fleet, serial: &str, f: impl FnOnce(&mut SimulatedDevice) -> R) -> Result<R> {
@@ -69,7 +75,7 @@ async fn main() -> Result<()> {
         "   store key {} (kept in a 0600 file, never in the database)",
         key.id()
     );
-    let store = store_flow::open_store(&url, Protection::encrypted(KeyRing::new(key))).await?;
+    let store = store_setup::open_store(&url, Protection::encrypted(KeyRing::new(key))).await?;
     println!("   store: {url}");
 
     step(
@@ -95,7 +101,7 @@ async fn main() -> Result<()> {
         device(&fleet, &serial, |d| d.authenticate())?,
         device(&fleet, &serial, |d| d.token_update())?,
     ] {
-        show(&store_flow::ingest(&store, &message, Timestamp::now()).await?);
+        show(&device_report::ingest(&store, &message, Timestamp::now()).await?);
     }
     let missing = store.missing(Timestamp::now()).await?;
     for device in &missing {
@@ -136,17 +142,14 @@ async fn main() -> Result<()> {
         "The server makes its own code and registers its escrow key (hash) with Apple",
         &format!("alb generate --serial {serial} --udid {udid}"),
     );
-    let code = store_flow::fresh_codes(1)?.pop().ok_or("no code")?;
-    let escrow_key = store_flow::escrow_keys(core::slice::from_ref(&code))
-        .pop()
-        .ok_or("no key")?;
-    let issued = store_flow::commit_server_code(
-        &store,
-        &Target::new(&serial, Some(udid.as_str()))?,
-        code,
-        escrow_key,
-    )
+    let target = ServerCodeTarget::new(&serial, Some(udid.as_str()))?;
+    let mut issued = None;
+    server_code::issue_server_codes(&store, &[target], |code| {
+        issued = Some(code);
+        Ok::<(), IssueError>(())
+    })
     .await?;
+    let issued = issued.ok_or("no code issued")?;
     println!(
         "   server code {} stored (durably) before it is shown",
         issued.code
@@ -183,27 +186,33 @@ async fn main() -> Result<()> {
         "Remove Activation Lock: the device code first; on 404, the server code",
         &format!("alb unlock {udid} --identity apns.pem --org-name ORG --guid WHO"),
     );
-    let settings = ClientSettings {
-        endpoint: Some(service.url()),
-        ca_file: Some(ca_file),
+    let config = EscrowConfig {
+        endpoint: service.url().parse()?,
+        roots: TrustRoots::from_pem_file(&ca_file)?,
         attempt_timeout: Duration::from_secs(10),
         deadline: Duration::from_secs(60),
-        max_tries: 3,
+        retry: RetryPolicy {
+            max_tries: 3,
+            ..RetryPolicy::default()
+        },
+        ..EscrowConfig::default()
     };
-    let client = EscrowClient::new(
-        settings.config()?,
-        &alb::unlock::load_identity(&identity_file, None)?,
-    )?;
-    let record = alb::unlock::find_record(&store, udid.as_str()).await?;
-    let options = DeviceOptions {
+    let client = EscrowClient::new(config, &Identity::from_file(&identity_file, None)?)?;
+    let requester = Requester {
         org_name: "Example School District".to_owned(),
         guid: "it-ops@example.edu".to_owned(),
-        ..DeviceOptions::default()
     };
-    let (request, codes) = alb::unlock::plan(record.as_ref(), &options, Vec::new())?;
-    let (outcome, recorded) =
-        alb::unlock::unlock_and_record(&client, &request, &codes, Some((&store, &udid))).await;
-    recorded?;
+    let plan = unlock::plan_for(
+        &store,
+        udid.as_str(),
+        &DeviceIdentity::default(),
+        &requester,
+        Vec::new(),
+    )
+    .await?;
+    let unlocked = unlock::unlock(&client, &plan, Some(&store)).await;
+    unlocked.recorded?;
+    let outcome = unlocked.outcome;
     let mut text = Vec::new();
     UnlockReport::new(&outcome).write(&mut text, false)?;
     for line in String::from_utf8(text)?.lines() {

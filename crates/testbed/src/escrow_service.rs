@@ -3,17 +3,17 @@
 
 use std::{io, path::Path, path::PathBuf};
 
+use alb_test_support::{RecordedRequest, RecordingServer, Reply, TestPki, UNLOCK_PATH};
 use bypass_code::BypassCode;
-use escrow_client::testing::{RecordedRequest, RecordingServer, Reply, TestPki, UNLOCK_PATH};
 use percent_encoding::percent_decode_str;
 
 use crate::Fleet;
 
-pub use escrow_client::testing::Reply as Fault;
+pub use alb_test_support::Reply as Fault;
 
 /// The stand-in for `POST /deviceservicesworkers/escrowKeyUnlock` (SPEC.md §5).
 ///
-/// It is [`escrow_client::testing::RecordingServer`] (real TLS, a client certificate signed by
+/// It is [`alb_test_support::RecordingServer`] (real TLS, a client certificate signed by
 /// its [`TestPki`]'s client CA required, every request recorded) with a responder that acts as
 /// Apple does:
 ///

@@ -4,16 +4,19 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use alb::{
-    store_flow::{self, IngestError, Ingested, IssuedCode, Target},
-    unlock::{ClientSettings, DeviceOptions, UnlockError},
-};
+use alb_test_support::TempPostgres;
 use alb_testbed::{EscrowService, Fleet, SimulatedDevice};
-use code_store::{
-    AnyStore, CodeStore, DeviceRecord, KeyRing, Protection, StoreKey, Timestamp, Udid,
-    testing::TempPostgres,
+use alb_workflow::{
+    device_report::{self, IngestError, Ingested},
+    server_code::{self, IssueError, IssuedCode},
+    store_setup,
+    unlock::{self, Requester, UnlockError},
 };
-use escrow_client::{EscrowClient, UnlockOutcome};
+use code_store::{
+    AnyStore, CodeStore, DeviceIdentity, DeviceRecord, KeyRing, Protection, ServerCodeTarget,
+    StoreKey, Timestamp, Udid,
+};
+use escrow_client::{EscrowClient, EscrowConfig, Identity, RetryPolicy, TrustRoots, UnlockOutcome};
 use mdm_protocol::{Command, CommandRequest};
 use tempfile::TempDir;
 
@@ -36,7 +39,7 @@ macro_rules! on_both_backends {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if code_store::testing::skip_requested() {
+                if alb_test_support::skip_requested() {
                     eprintln!("ALB_SKIP_POSTGRES=1: PostgreSQL scenario skipped");
                     return;
                 }
@@ -75,7 +78,7 @@ impl Harness {
         };
         // Encrypted, as in production: `alb keygen` makes such a key.
         let protection = Protection::encrypted(KeyRing::new(StoreKey::generate().unwrap()));
-        let store = store_flow::open_store(&url, protection).await.unwrap();
+        let store = store_setup::open_store(&url, protection).await.unwrap();
         let service = EscrowService::start(Fleet::new()).await.unwrap();
         let (identity, ca) = service.write_client_files(dir.path()).unwrap();
         Self {
@@ -113,7 +116,7 @@ impl Harness {
 
     /// The server receives a message from a device (`alb ingest`).
     pub async fn ingest(&self, message: &[u8]) -> Result<Ingested, IngestError> {
-        store_flow::ingest(&self.store, message, Timestamp::now()).await
+        device_report::ingest(&self.store, message, Timestamp::now()).await
     }
 
     /// The device enrols: `Authenticate` then `TokenUpdate` check-ins.
@@ -126,21 +129,23 @@ impl Harness {
 
     /// The server sends `request` to the device and ingests its answer.
     pub async fn command(&self, serial: &str, request: CommandRequest) -> Ingested {
-        let command = alb::encode_command(&Command::new(request), false).unwrap();
+        let command = alb_cli::encode_command(&Command::new(request), false).unwrap();
         let answer = self.device(serial, |d| d.respond(&command)).unwrap();
         self.ingest(&answer).await.unwrap()
     }
 
-    /// `alb generate` for one device: a fresh code, its escrow key, committed to the store.
+    /// `alb generate` for one device: the server-code journey (a fresh code, its escrow key,
+    /// committed to the store before it is handed back).
     pub async fn generate(&self, serial: &str, udid: Option<&Udid>) -> IssuedCode {
-        let code = store_flow::fresh_codes(1).unwrap().pop().unwrap();
-        let key = store_flow::escrow_keys(core::slice::from_ref(&code))
-            .pop()
-            .unwrap();
-        let target = Target::new(serial, udid.map(Udid::as_str)).unwrap();
-        store_flow::commit_server_code(&self.store, &target, code, key)
-            .await
-            .unwrap()
+        let target = ServerCodeTarget::new(serial, udid.map(Udid::as_str)).unwrap();
+        let mut issued = None;
+        server_code::issue_server_codes(&self.store, &[target], |code| {
+            issued = Some(code);
+            Ok::<(), IssueError>(())
+        })
+        .await
+        .unwrap();
+        issued.unwrap()
     }
 
     pub async fn record(&self, udid: &Udid) -> DeviceRecord {
@@ -158,18 +163,24 @@ impl Harness {
             .collect()
     }
 
-    pub fn settings(&self, attempt_timeout: Duration, max_tries: u32) -> ClientSettings {
-        ClientSettings {
-            endpoint: Some(self.service.url()),
-            ca_file: Some(self.ca.clone()),
+    /// The client configuration `alb unlock --endpoint ... --ca-file ...` makes for the
+    /// stand-in.
+    pub fn settings(&self, attempt_timeout: Duration, max_tries: u32) -> EscrowConfig {
+        EscrowConfig {
+            endpoint: self.service.url().parse().unwrap(),
+            roots: TrustRoots::from_pem_file(&self.ca).unwrap(),
             attempt_timeout,
             deadline: Duration::from_secs(60),
-            max_tries,
+            retry: RetryPolicy {
+                max_tries,
+                ..RetryPolicy::default()
+            },
+            ..EscrowConfig::default()
         }
     }
 
-    /// `alb unlock DEVICE` with the stored codes: look the device up, plan (device code, then
-    /// server code), try, and record every attempt in the store's history.
+    /// `alb unlock DEVICE` with the stored codes: the unlock journey (look the device up, plan
+    /// device code then server code, try, record every attempt in the store's history).
     pub async fn unlock(&self, device: &str) -> UnlockOutcome {
         self.unlock_with(device, &self.settings(Duration::from_secs(10), 3))
             .await
@@ -179,22 +190,24 @@ impl Harness {
     pub async fn unlock_with(
         &self,
         device: &str,
-        settings: &ClientSettings,
+        config: &EscrowConfig,
     ) -> Result<UnlockOutcome, UnlockError> {
-        let config = settings.config()?;
-        let identity = alb::unlock::load_identity(&self.identity, None)?;
-        let record = alb::unlock::find_record(&self.store, device).await?;
-        let options = DeviceOptions {
+        let identity = Identity::from_file(&self.identity, None).unwrap();
+        let requester = Requester {
             org_name: "Example School District".to_owned(),
             guid: "it-ops@example.edu".to_owned(),
-            ..DeviceOptions::default()
         };
-        let (request, codes) = alb::unlock::plan(record.as_ref(), &options, Vec::new())?;
-        let client = EscrowClient::new(config, &identity)?;
-        let history = record.as_ref().map(|r| (&self.store, &r.udid));
-        let (outcome, recorded) =
-            alb::unlock::unlock_and_record(&client, &request, &codes, history).await;
-        recorded?;
-        Ok(outcome)
+        let plan = unlock::plan_for(
+            &self.store,
+            device,
+            &DeviceIdentity::default(),
+            &requester,
+            Vec::new(),
+        )
+        .await?;
+        let client = EscrowClient::new(config.clone(), &identity).unwrap();
+        let unlocked = unlock::unlock(&client, &plan, Some(&self.store)).await;
+        unlocked.recorded?;
+        Ok(unlocked.outcome)
     }
 }

@@ -76,7 +76,7 @@ async fn refuses_clients_without_an_accepted_certificate() {
     let serial = fleet.add(device);
     let service = EscrowService::start(fleet.clone()).await.unwrap();
     // A client certificate from another PKI: the handshake fails, nothing is unlocked.
-    let stranger = escrow_client::testing::TestPki::new();
+    let stranger = alb_test_support::TestPki::new();
     let identity = Identity::from_pem(stranger.client.identity_pem().as_bytes()).unwrap();
     let client = EscrowClient::new(config(&service), &identity).unwrap();
     let outcome = client

@@ -9,8 +9,8 @@ use std::{
     time::Duration,
 };
 
-use alb::store_flow::IngestError;
 use alb_testbed::{Fault, SimulatedDevice};
+use alb_workflow::device_report::IngestError;
 use code_store::{AttemptOutcome, CodeStore, Event};
 use escrow_client::{AttemptResult, CodeSource, Verdict};
 use mdm_protocol::{Command, CommandRequest};
@@ -90,7 +90,7 @@ async fn escrow_service_faults(h: Harness) {
         outcome.attempts[0].result,
         AttemptResult::TimedOut { limit }
     );
-    let report = alb::unlock::UnlockReport::new(&outcome);
+    let report = alb_cli::UnlockReport::new(&outcome);
     let mut text = Vec::new();
     report.write(&mut text, false).unwrap();
     let text = String::from_utf8(text).unwrap();
@@ -121,7 +121,7 @@ async fn escrow_service_faults(h: Harness) {
     ));
     assert!(outcome.verdict.is_unlocked());
     // No attempt's report or the verdict ever shows the code.
-    let report = alb::unlock::UnlockReport::new(&outcome);
+    let report = alb_cli::UnlockReport::new(&outcome);
     let mut text = Vec::new();
     report.write(&mut text, true).unwrap();
     assert!(!String::from_utf8(text).unwrap().contains(&code.to_string()));
@@ -133,7 +133,7 @@ on_both_backends!(escrow_faults, super::escrow_service_faults);
 /// the database is down, keeps each message until it is stored, and no update is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_during_ingest_loses_nothing() {
-    if code_store::testing::skip_requested() {
+    if alb_test_support::skip_requested() {
         eprintln!("ALB_SKIP_POSTGRES=1: PostgreSQL scenario skipped");
         return;
     }
@@ -142,7 +142,7 @@ async fn postgres_outage_during_ingest_loses_nothing() {
     let mut devices: Vec<SimulatedDevice> = (0..DEVICES)
         .map(|n| SimulatedDevice::new(100 + n))
         .collect();
-    let ask = alb::encode_command(
+    let ask = alb_cli::encode_command(
         &Command::new(CommandRequest::ActivationLockBypassCode),
         false,
     )

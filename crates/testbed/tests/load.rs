@@ -42,14 +42,14 @@ async fn many_devices_many_writers(h: Harness) {
             .collect(),
     );
     let commands = Arc::new([
-        alb::encode_command(
+        alb_cli::encode_command(
             &Command::new(CommandRequest::DeviceInformation(
                 DeviceInformation::for_unlock(),
             )),
             false,
         )
         .unwrap(),
-        alb::encode_command(
+        alb_cli::encode_command(
             &Command::new(CommandRequest::ActivationLockBypassCode),
             false,
         )

@@ -103,7 +103,7 @@ async fn erased_device_unlocks_with_the_server_code(h: Harness) {
         .unlock_with(&other, &h.settings(core::time::Duration::from_secs(5), 1))
         .await;
     assert!(
-        matches!(refused, Err(alb::unlock::UnlockError::NoCodes)),
+        matches!(refused, Err(alb_workflow::unlock::UnlockError::NoCodes)),
         "{refused:?}"
     );
     assert_eq!(h.service.request_count(), sent);

@@ -8,19 +8,24 @@ use std::{
     process::ExitCode,
 };
 
-use alb::{
-    Error, input,
-    store_flow::{self, StoreFlowError, Target},
-    write_json_line,
+use alb_cli::{Error, write_json_line};
+use alb_workflow::{
+    backup::{self, ImportLineError},
+    device_list, device_report, input,
+    server_code::{self, IssuedCode},
+    store_setup::{self, KeySource, SetupError},
 };
 use clap::{Args, Subcommand};
 use code_store::{
-    AnyStore, CodeStore, DeviceRecord, Event, HistoryEntry, StoreKey, Timestamp, Udid,
-    export::RecordJson,
+    AnyStore, CodeStore, DeviceRecord, Event, HistoryEntry, ServerCodeTarget, StoreKey, Timestamp,
+    Udid, export::RecordJson,
 };
 use printable::Escaped;
 use serde::Serialize;
 use zeroize::Zeroizing;
+
+/// The environment variable holding the store key (the text `alb keygen` prints).
+pub const STORE_KEY_VARIABLE: &str = "ALB_STORE_KEY";
 
 /// Where the store is and how its secrets are protected (global options).
 #[derive(Debug, Args)]
@@ -52,45 +57,48 @@ impl StoreArgs {
         {
             use std::os::unix::fs::PermissionsExt;
             if metadata.permissions().mode() & 0o077 != 0 {
-                alb::diagnostic(format_args!(
+                alb_cli::diagnostic(format_args!(
                     "warning: key file {} can be read by other users (chmod 600 it)",
                     path.display()
                 ));
             }
         }
-        let env_key = std::env::var(store_flow::STORE_KEY_VARIABLE)
-            .ok()
-            .map(Zeroizing::new);
+        let env_key = std::env::var(STORE_KEY_VARIABLE).ok().map(Zeroizing::new);
         // The default store gets a default key file, made on first use (like an SSH host key),
         // so that `alb generate --serial S` works on a new machine and still encrypts at rest.
         let mut key_file = self.key_file.clone();
         if key_file.is_none() && env_key.is_none() && !self.cleartext && self.store.is_none() {
-            let path = store_flow::default_key_path();
+            let path = store_setup::default_key_path();
             if !path.exists() {
-                match store_flow::write_new_key_file(&path) {
-                    Ok(()) => alb::diagnostic(format_args!(
+                match store_setup::write_new_key_file(&path) {
+                    Ok(()) => alb_cli::diagnostic(format_args!(
                         "created a new store key in {} (mode 0600): back it up, without it the \
                          stored codes cannot be read",
                         path.display()
                     )),
                     // Another `alb` made it a moment ago: use that one.
-                    Err(StoreFlowError::KeyFile { source, .. })
+                    Err(SetupError::KeyFile { source, .. })
                         if source.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(e.into()),
                 }
             }
             key_file = Some(path);
         }
-        let protection = store_flow::protection(
-            key_file.as_deref(),
-            env_key.as_deref().map(String::as_str),
-            self.cleartext,
-        )?;
+        let key = match (&key_file, &env_key) {
+            (Some(path), _) => KeySource::File(path),
+            (None, Some(text)) if !text.trim().is_empty() => KeySource::Text {
+                text,
+                origin: STORE_KEY_VARIABLE,
+            },
+            _ if self.cleartext => KeySource::Cleartext,
+            _ => KeySource::None,
+        };
+        let protection = store_setup::protection(key)?;
         let url = self
             .store
             .clone()
-            .unwrap_or_else(store_flow::default_store_url);
-        Ok(store_flow::open_store(&url, protection).await?)
+            .unwrap_or_else(store_setup::default_store_url);
+        Ok(store_setup::open_store(&url, protection).await?)
     }
 }
 
@@ -171,19 +179,19 @@ pub fn run(command: Command, args: &StoreArgs) -> Result<ExitCode, Error> {
     let mut out = stdout.lock();
     if let Command::Keygen { output } = command {
         match output {
-            Some(path) => store_flow::write_new_key_file(&path)?,
+            Some(path) => store_setup::write_new_key_file(&path)?,
             None => {
-                let key = StoreKey::generate().map_err(|source| StoreFlowError::Key {
+                let key = StoreKey::generate().map_err(|source| SetupError::Key {
                     origin: "keygen".to_owned(),
                     source,
                 })?;
                 writeln!(out, "{}", key.to_text().as_str())?;
             }
         }
-        alb::diagnostic(format_args!(
+        alb_cli::diagnostic(format_args!(
             "keep this key secret and backed up: without it the stored codes cannot be read. \
              Use it with --key-file FILE (mode 0600) or {}.",
-            store_flow::STORE_KEY_VARIABLE
+            STORE_KEY_VARIABLE
         ));
         return Ok(ExitCode::SUCCESS);
     }
@@ -200,7 +208,7 @@ pub fn run(command: Command, args: &StoreArgs) -> Result<ExitCode, Error> {
             Command::History { device, json } => history(&store, &mut out, &device, json).await,
             Command::Missing { json } => missing(&store, &mut out, json).await,
             Command::Failed { json } => {
-                let failed = store.failed_unlocks().await.map_err(StoreFlowError::from)?;
+                let failed = store.failed_unlocks().await?;
                 for record in &failed {
                     write_record(&mut out, record, json, false)?;
                 }
@@ -210,7 +218,7 @@ pub fn run(command: Command, args: &StoreArgs) -> Result<ExitCode, Error> {
                 // Every readable record is exported; each unreadable one is named (a backup
                 // must not stop at one damaged row).
                 let mut unreadable = 0_u64;
-                for result in store.records_each().await.map_err(StoreFlowError::from)? {
+                for result in store.records_each().await? {
                     match result {
                         Ok(record) => writeln!(
                             out,
@@ -238,9 +246,9 @@ pub fn run(command: Command, args: &StoreArgs) -> Result<ExitCode, Error> {
 }
 
 async fn find(store: &AnyStore, device: &str) -> Result<Vec<DeviceRecord>, Error> {
-    let found = store.find(device).await.map_err(StoreFlowError::from)?;
+    let found = store.find(device).await?;
     if found.is_empty() {
-        alb::diagnostic(format_args!(
+        alb_cli::diagnostic(format_args!(
             "no device with UDID or serial number {device:?}"
         ));
     }
@@ -370,10 +378,7 @@ async fn history(
 ) -> Result<ExitCode, Error> {
     let found = find(store, device).await?;
     for record in &found {
-        let entries: Vec<HistoryEntry> = store
-            .history(&record.udid)
-            .await
-            .map_err(StoreFlowError::from)?;
+        let entries: Vec<HistoryEntry> = store.history(&record.udid).await?;
         for entry in entries {
             let detail = describe(&entry.event);
             if json {
@@ -419,11 +424,7 @@ struct MissingJson<'a> {
 }
 
 async fn missing(store: &AnyStore, out: &mut impl Write, json: bool) -> Result<ExitCode, Error> {
-    for m in store
-        .missing(Timestamp::now())
-        .await
-        .map_err(StoreFlowError::from)?
-    {
+    for m in store.missing(Timestamp::now()).await? {
         let serial = m.record.identity.serial_number.as_deref();
         if json {
             let line = MissingJson {
@@ -475,7 +476,7 @@ async fn import(
             Ok(line) => line,
             // A line too long or not UTF-8: refused, and the next one is read.
             Err(e) if e.is_line_error() => {
-                alb::diagnostic(format_args!("import: {e}"));
+                alb_cli::diagnostic(format_args!("import: {e}"));
                 refused += 1;
                 continue;
             }
@@ -484,11 +485,11 @@ async fn import(
         if line.text.trim().is_empty() {
             continue;
         }
-        match store_flow::import_line(store, line.number, &line.text).await {
+        match backup::import_line(store, line.number, &line.text).await {
             Ok(outcome) if outcome.changed() => changed += 1,
             Ok(_) => unchanged += 1,
-            Err(e @ StoreFlowError::Import { .. }) => {
-                alb::diagnostic(format_args!("import: {e}"));
+            Err(e @ ImportLineError::Refused { .. }) => {
+                alb_cli::diagnostic(format_args!("import: {e}"));
                 refused += 1;
             }
             Err(e) => return Err(e.into()),
@@ -509,7 +510,7 @@ async fn import(
 #[derive(Debug)]
 pub enum Targets {
     /// One device.
-    One(Target),
+    One(ServerCodeTarget),
     /// A file of serial numbers (`SERIAL [UDID]` per line).
     File(PathBuf),
 }
@@ -523,11 +524,8 @@ struct IssuedJson<'a> {
     escrow_key: &'a str,
 }
 
-/// Codes handled per batch of escrow-key computations.
-pub const BATCH: usize = 32;
-
-/// `alb generate --serial S [--udid U]` / `--serials FILE`: makes a code per device, commits it
-/// durably to the store, and only then prints it.
+/// `alb generate --serial S [--udid U]` / `--serials FILE`: the server-code journey
+/// ([`server_code::issue_server_codes`]): each code is printed when its commit returned.
 pub fn generate(args: &StoreArgs, targets: Targets, json: bool) -> Result<ExitCode, Error> {
     let targets = match targets {
         Targets::One(target) => vec![target],
@@ -538,7 +536,7 @@ pub fn generate(args: &StoreArgs, targets: Targets, json: bool) -> Result<ExitCo
                 &format!("serial list {name}"),
                 input::MAX_SERIAL_LIST_BYTES,
             )?;
-            store_flow::parse_targets(&name, &bytes)?
+            device_list::parse_device_list(&name, &bytes)?
         }
     };
     let runtime = runtime()?;
@@ -552,40 +550,35 @@ pub fn generate(args: &StoreArgs, targets: Targets, json: bool) -> Result<ExitCo
     if targets.len() == 1 {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    for chunk in targets.chunks(BATCH) {
-        let codes = store_flow::fresh_codes(chunk.len())?;
-        let keys = store_flow::escrow_keys(&codes);
-        for ((target, code), key) in chunk.iter().zip(codes).zip(keys) {
-            // Durable first; the code is printed only once the commit returned.
-            let issued =
-                runtime.block_on(store_flow::commit_server_code(&store, target, code, key))?;
-            let code_text = Zeroizing::new(issued.code.to_string());
-            let key_text = Zeroizing::new(issued.escrow_key.to_string());
-            progress.suspend(|| {
-                if json {
-                    write_json_line(
-                        &mut out,
-                        &IssuedJson {
-                            serial: &issued.serial,
-                            udid: issued.udid.as_str(),
-                            code: &code_text,
-                            escrow_key: &key_text,
-                        },
-                    )?;
-                } else {
-                    writeln!(
-                        out,
-                        "{}  {}  {}",
-                        Escaped(&issued.serial),
-                        code_text.as_str(),
-                        key_text.as_str()
-                    )?;
-                }
-                out.flush()
-            })?;
-            progress.inc(1);
-        }
-    }
+    let print = |issued: IssuedCode| -> Result<(), Error> {
+        let code_text = Zeroizing::new(issued.code.to_string());
+        let key_text = Zeroizing::new(issued.escrow_key.to_string());
+        progress.suspend(|| {
+            if json {
+                write_json_line(
+                    &mut out,
+                    &IssuedJson {
+                        serial: &issued.serial,
+                        udid: issued.udid.as_str(),
+                        code: &code_text,
+                        escrow_key: &key_text,
+                    },
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "{}  {}  {}",
+                    Escaped(&issued.serial),
+                    code_text.as_str(),
+                    key_text.as_str()
+                )?;
+            }
+            out.flush()
+        })?;
+        progress.inc(1);
+        Ok(())
+    };
+    runtime.block_on(server_code::issue_server_codes(&store, &targets, print))?;
     progress.finish_and_clear();
     Ok(ExitCode::SUCCESS)
 }
@@ -616,12 +609,12 @@ async fn ingest(
         let bytes = match read_message(path, &source) {
             Ok(bytes) => bytes,
             Err(e) => {
-                alb::diagnostic(format_args!("ingest: {e}"));
+                alb_cli::diagnostic(format_args!("ingest: {e}"));
                 skipped += 1;
                 continue;
             }
         };
-        match store_flow::ingest(store, &bytes, Timestamp::now()).await {
+        match device_report::ingest(store, &bytes, Timestamp::now()).await {
             Ok(ingested) => {
                 let device = ingested.udid.as_ref().map_or("-", Udid::as_str);
                 for line in ingested.describe() {
@@ -637,9 +630,9 @@ async fn ingest(
                     skipped += 1;
                 }
             }
-            Err(store_flow::IngestError::Store(e)) => return Err(StoreFlowError::Store(e).into()),
+            Err(device_report::IngestError::Store(e)) => return Err(e.into()),
             Err(e) => {
-                alb::diagnostic(format_args!("ingest: {source}: skipped: {e}"));
+                alb_cli::diagnostic(format_args!("ingest: {source}: skipped: {e}"));
                 skipped += 1;
             }
         }

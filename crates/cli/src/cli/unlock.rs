@@ -3,15 +3,14 @@
 use core::{fmt, time::Duration};
 use std::{io, path::PathBuf, process::ExitCode};
 
-use alb::{
-    Error, input,
-    unlock::{
-        ClientSettings, DeviceOptions, UnlockError, UnlockReport, find_record, load_identity,
-        parse_codes, plan, unlock_and_record,
-    },
+use alb_cli::{Error, UnlockReport, load_identity};
+use alb_workflow::{
+    input,
+    unlock::{self, Requester, parse_codes, plan, plan_for},
 };
 use clap::{Args, Subcommand};
-use escrow_client::EscrowClient;
+use code_store::{AnyStore, DeviceIdentity};
+use escrow_client::{EscrowClient, EscrowConfig, TrustRoots};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::store::StoreArgs;
@@ -20,7 +19,7 @@ use super::store::StoreArgs;
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Remove Activation Lock: send the device's codes to Apple in order (device code first),
-    /// moving on only when Apple answers 404. With a DEVICE the store knows, its identity and
+    /// moving on whenever one does not unlock. With a DEVICE the store knows, its identity and
     /// codes come from the store and every attempt goes to its history; options given win.
     /// Exit 0 when unlocked, 1 when not, 2 on error.
     Unlock(UnlockArgs),
@@ -71,15 +70,17 @@ pub struct UnlockArgs {
     /// The device's MEID (CDMA devices).
     #[arg(long, value_name = "M", requires = "serial")]
     pub meid: Option<String>,
-    /// Time limit for one exchange with Apple, in seconds.
-    #[arg(long, value_name = "SECS", default_value = "30")]
-    pub attempt_timeout: f64,
-    /// Time limit for the whole unlock (every code, retry and wait), in seconds.
-    #[arg(long, value_name = "SECS", default_value = "120")]
-    pub deadline: f64,
-    /// Tries per code when Apple's service fails (5xx, time-outs, connection failures).
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=10))]
-    pub max_tries: u32,
+    /// Time limit for one exchange with Apple, in seconds [default: escrow-client's, 30].
+    #[arg(long, value_name = "SECS")]
+    pub attempt_timeout: Option<f64>,
+    /// Time limit for the whole unlock (every code, retry and wait), in seconds [default:
+    /// escrow-client's, 120].
+    #[arg(long, value_name = "SECS")]
+    pub deadline: Option<f64>,
+    /// Tries per code when Apple's service fails (5xx, time-outs, connection failures)
+    /// [default: escrow-client's, 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub max_tries: Option<u32>,
     /// Print one JSON object: `unlocked`, `code`, `verdict`, `attempts`.
     #[arg(long)]
     pub json: bool,
@@ -112,30 +113,48 @@ pub fn run(command: Command, store: &StoreArgs) -> Result<ExitCode, Error> {
     }
 }
 
-fn seconds(option: &'static str, value: f64) -> Result<Duration, UnlockError> {
+fn seconds(option: &'static str, value: f64) -> Result<Duration, Error> {
     Duration::try_from_secs_f64(value)
         .ok()
         .filter(|duration| !duration.is_zero())
-        .ok_or(UnlockError::Duration { option })
+        .ok_or(Error::Duration { option })
+}
+
+/// The client configuration: escrow-client's defaults, with what the options change; an
+/// `http://` endpoint is refused here, before anything else.
+fn config(args: &UnlockArgs) -> Result<EscrowConfig, Error> {
+    let mut config = EscrowConfig::default();
+    if let Some(value) = args.attempt_timeout {
+        config.attempt_timeout = seconds("--attempt-timeout", value)?;
+    }
+    if let Some(value) = args.deadline {
+        config.deadline = seconds("--deadline", value)?;
+    }
+    if let Some(tries) = args.max_tries {
+        config.retry.max_tries = tries;
+    }
+    if let Some(endpoint) = &args.endpoint {
+        config.endpoint = endpoint.parse()?;
+    }
+    if let Some(ca_file) = &args.ca_file {
+        config.roots = TrustRoots::from_pem_file(ca_file)?;
+    }
+    config.validate()?;
+    Ok(config)
 }
 
 fn unlock(args: &UnlockArgs, store_args: &StoreArgs) -> Result<ExitCode, Error> {
-    let settings = ClientSettings {
-        endpoint: args.endpoint.clone(),
-        ca_file: args.ca_file.clone(),
-        attempt_timeout: seconds("--attempt-timeout", args.attempt_timeout)?,
-        deadline: seconds("--deadline", args.deadline)?,
-        max_tries: args.max_tries,
-    };
     // Everything that can be checked before the network is checked first.
-    let config = settings.config()?;
+    let config = config(args)?;
     let identity = load_identity(&args.identity, args.identity_password_env.as_deref())?;
-    let options = DeviceOptions {
-        serial: args.serial.clone(),
+    let overrides = DeviceIdentity {
+        serial_number: args.serial.clone(),
         product_type: args.product_type.clone(),
         imei: args.imei.clone(),
         imei2: args.imei2.clone(),
         meid: args.meid.clone(),
+    };
+    let requester = Requester {
         org_name: args.org_name.clone(),
         guid: args.guid.clone(),
     };
@@ -148,48 +167,32 @@ fn unlock(args: &UnlockArgs, store_args: &StoreArgs) -> Result<ExitCode, Error> 
         texts.extend(read_codes(io::stdin().lock())?);
     }
     let given = parse_codes(&texts.iter().map(|t| t.as_str()).collect::<Vec<_>>())?;
-    if args.device.is_none() {
-        // Options only: everything is checked before the network (and no store is opened).
-        plan(None, &options, given.clone())?;
-    }
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .map_err(UnlockError::Runtime)?;
+        .build()?;
     runtime.block_on(async {
-        // The store is opened only when a device is named: look it up, take what it knows.
-        let store = match &args.device {
-            Some(_) => Some(store_args.connect().await?),
-            None => None,
-        };
-        let record = match (&store, &args.device) {
-            (Some(store), Some(device)) => find_record(store, device).await?,
-            _ => None,
-        };
-        let (request, codes) = match plan(record.as_ref(), &options, given) {
-            Err(UnlockError::NoDevice | UnlockError::NoCodes) if record.is_none() => {
-                return Err(UnlockError::UnknownDevice {
-                    device: args.device.clone().unwrap_or_default(),
-                }
-                .into());
+        // The store is opened only when a device is named: its identity and codes, and its
+        // history for every attempt.
+        let (store, planned) = match &args.device {
+            Some(device) => {
+                let store = store_args.connect().await?;
+                let planned = plan_for(&store, device, &overrides, &requester, given).await?;
+                (Some(store), planned)
             }
-            other => other?,
+            None => (None, plan(None, &overrides, &requester, given)?),
         };
-        let client = EscrowClient::new(config, &identity).map_err(UnlockError::from)?;
-        let history = store
-            .as_ref()
-            .zip(record.as_ref().map(|record| &record.udid));
-        let (outcome, recorded) = unlock_and_record(&client, &request, &codes, history).await;
+        let client = EscrowClient::new(config, &identity)?;
+        let unlocked = unlock::unlock::<AnyStore>(&client, &planned, store.as_ref()).await;
 
-        let report = UnlockReport::new(&outcome);
+        let report = UnlockReport::new(&unlocked.outcome);
         report.write(&mut io::stdout().lock(), args.json)?;
         // The outcome is printed first: the operator must learn it even if the store failed.
-        recorded?;
+        unlocked.recorded?;
         if report.unlocked() {
             Ok(ExitCode::SUCCESS)
         } else {
-            alb::diagnostic(report.verdict());
+            alb_cli::diagnostic(report.verdict());
             Ok(ExitCode::from(1))
         }
     })
@@ -197,7 +200,7 @@ fn unlock(args: &UnlockArgs, store_args: &StoreArgs) -> Result<ExitCode, Error> 
 
 /// The most codes `--code-stdin` reads.
 const MAX_STDIN_CODES: usize = 16;
-/// The longest line `--code-stdin` reads (a code is 29 characters).
+/// The longest line `--code-stdin` reads (a code is 31 characters with its dashes).
 const MAX_STDIN_LINE: usize = 128;
 
 /// Reads codes one per line (blank lines skipped), bounded in count and length; stops at the
@@ -211,10 +214,9 @@ fn read_codes(reader: impl io::Read) -> Result<Vec<Zeroizing<String>>, Error> {
             continue;
         }
         if codes.len() == MAX_STDIN_CODES {
-            return Err(UnlockError::TooManyCodes {
+            return Err(Error::TooManyCodes {
                 limit: MAX_STDIN_CODES,
-            }
-            .into());
+            });
         }
         codes.push(Zeroizing::new(code.to_owned()));
     }

@@ -49,7 +49,7 @@ pub fn read_message(
     limits: &Limits,
 ) -> Result<(MdmMessage, PlistFormat), ProtocolError> {
     // Straight into zeroizing memory, growth included: the input may hold secrets.
-    let mut bytes = crate::SecretBuffer::default();
+    let mut bytes = alb_workflow::SecretBuffer::default();
     bytes
         .read_from(&mut reader, limits.max_bytes)
         .map_err(|error| ProtocolError::Read {

@@ -39,7 +39,7 @@ pub enum Command {
 }
 
 /// Runs a parsed command line; `Ok` carries the exit status of a command that ran to completion.
-pub fn run(cli: Cli) -> Result<ExitCode, alb::Error> {
+pub fn run(cli: Cli) -> Result<ExitCode, alb_cli::Error> {
     match cli.command {
         Command::Codes(command) => codes::run(command, &cli.store),
         Command::Protocol(command) => protocol::run(command),

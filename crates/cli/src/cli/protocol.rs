@@ -7,7 +7,8 @@ use std::{
     process::ExitCode,
 };
 
-use alb::{Error, MessageReport, ProtocolError, encode_command, input, read_message};
+use alb_cli::{Error, MessageReport, ProtocolError, encode_command, read_message};
+use alb_workflow::input;
 use clap::Subcommand;
 use mdm_protocol::{
     CertificateList, ClearPasscode, Command as MdmCommand, CommandRequest, DeviceInformation,
@@ -255,7 +256,7 @@ fn parse(
             }
             Err(error) => {
                 failures += 1;
-                alb::diagnostic(&error);
+                alb_cli::diagnostic(&error);
             }
         }
     }

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::SecretBuffer;
+use alb_workflow::SecretBuffer;
 
 /// The bytes a line starts with room for; longer lines grow through [`SecretBuffer`].
 const LINE_CAPACITY: usize = 256;

@@ -8,12 +8,12 @@ use std::{
     process::{Command, Output},
 };
 
+use alb_test_support::{RecordingServer, Reply, TestPki};
 use bypass_code::BypassCode;
 use code_store::{
     AttemptOutcome, Change, CodeKind, CodeStore, DeviceIdentity, Event, Protection, SqliteStore,
     Timestamp, Udid,
 };
-use escrow_client::testing::{RecordingServer, Reply, TestPki};
 
 const DEVICE_CODE: &str = "A8QK7-GFG21-6RHT-V0U9-756P-L7E3";
 const SERVER_CODE: &str = "04JMA-TW9NG-6YY0-938N-LRLA-YEX7";

@@ -1,21 +1,20 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod code_report;
 mod diagnostic;
 mod error;
-pub mod input;
+mod identity;
 mod json_line;
-mod protocol_report;
-mod report;
-mod secret_buffer;
-pub mod store_flow;
-pub mod unlock;
+mod message_report;
+mod unlock_report;
 
+pub use code_report::{CodeReport, parse_raw_hex};
 pub use diagnostic::diagnostic;
 pub use error::Error;
+pub use identity::{IdentityLoadError, load_identity};
 pub use json_line::write_json_line;
-pub use protocol_report::{
+pub use message_report::{
     MessageReport, ProtocolError, encode_command, plist_to_json, read_message,
 };
-pub use report::{CodeReport, parse_raw_hex};
-pub use secret_buffer::SecretBuffer;
+pub use unlock_report::{UnlockReport, source_name};

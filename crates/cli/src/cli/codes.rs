@@ -5,7 +5,8 @@ use std::{
     process::ExitCode,
 };
 
-use alb::{CodeReport, Error};
+use alb_cli::{CodeReport, Error};
+use alb_workflow::server_code;
 use bypass_code::{BypassCode, EscrowKey};
 use clap::Subcommand;
 
@@ -73,8 +74,7 @@ pub fn run(command: Command, store: &super::store::StoreArgs) -> Result<ExitCode
             json,
             ..
         } => {
-            let target = alb::store_flow::Target::new(&serial, udid.as_deref())
-                .map_err(alb::store_flow::StoreFlowError::from)?;
+            let target = code_store::ServerCodeTarget::new(&serial, udid.as_deref())?;
             return super::store::generate(store, super::store::Targets::One(target), json);
         }
         Command::Generate {
@@ -88,17 +88,15 @@ pub fn run(command: Command, store: &super::store::StoreArgs) -> Result<ExitCode
             // Codes bound to no device: nothing to store. Escrow keys come from the batch engine.
             let mut left = usize::try_from(count).unwrap_or(usize::MAX);
             while left > 0 {
-                let chunk = left.min(super::store::BATCH);
-                let codes = alb::store_flow::fresh_codes(chunk)?;
-                let keys = alb::store_flow::escrow_keys(&codes);
-                for (code, key) in codes.iter().zip(&keys) {
-                    CodeReport::with_key(code, key, false).write(&mut out, json)?;
+                let chunk = left.min(server_code::BATCH);
+                for (code, key) in server_code::unbound_codes(chunk)? {
+                    CodeReport::with_key(&code, &key, false).write(&mut out, json)?;
                 }
                 left -= chunk;
             }
         }
         Command::Encode { raw_hex, json } => {
-            let code = alb::parse_raw_hex(&raw_hex)?;
+            let code = alb_cli::parse_raw_hex(&raw_hex)?;
             CodeReport::new(&code, true).write(&mut out, json)?;
         }
         Command::Inspect {

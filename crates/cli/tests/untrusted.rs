@@ -488,7 +488,7 @@ fn key_files_serial_lists_identities_and_ca_files_are_read_within_bounds() {
 #[test]
 fn codes_from_standard_input_are_read_within_bounds() {
     let dir = tempfile::tempdir().unwrap();
-    let pki = escrow_client::testing::TestPki::new();
+    let pki = alb_test_support::TestPki::new();
     let identity = write(dir.path(), "apns.pem", pki.client.identity_pem());
     let args = [
         "unlock",

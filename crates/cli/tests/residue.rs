@@ -7,7 +7,8 @@
 // Test code.
 #![allow(clippy::unwrap_used)]
 
-use alb::{CodeReport, SecretBuffer, input::Lines, write_json_line};
+use alb_cli::{CodeReport, write_json_line};
+use alb_workflow::{SecretBuffer, input::Lines};
 use bypass_code::BypassCode;
 use heap_residue::watch;
 use serde::Serialize;

@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(status) => status,
         Err(error) => {
-            alb::diagnostic(&error);
+            alb_cli::diagnostic(&error);
             if let Some(hint) = error.hint() {
                 eprintln!("alb: hint: {hint}");
             }

@@ -30,15 +30,45 @@ pub enum Error {
     /// An MDM property list or command (`alb parse`, `alb command`).
     #[error(transparent)]
     Protocol(#[from] crate::ProtocolError),
-    /// `alb unlock` could not try to unlock (identity, options, configuration).
+    /// `alb unlock` could not try to unlock (device, codes, requester).
     #[error("{0}")]
-    Unlock(#[from] crate::unlock::UnlockError),
-    /// A store command failed (`alb generate --serial`, `show`, `ingest`...).
+    Unlock(#[from] alb_workflow::unlock::UnlockError),
+    /// The APNs identity could not be loaded.
     #[error("{0}")]
-    Store(#[from] crate::store_flow::StoreFlowError),
+    Identity(#[from] crate::IdentityLoadError),
+    /// The client configuration is not usable (endpoint, CA file, settings).
+    #[error("{0}")]
+    EscrowConfig(#[from] escrow_client::ConfigError),
+    /// A time limit given is not a positive number of seconds.
+    #[error("{option}: expected a positive number of seconds")]
+    Duration {
+        /// The option.
+        option: &'static str,
+    },
+    /// More codes came on standard input than are ever tried.
+    #[error("--code-stdin: more than {limit} codes")]
+    TooManyCodes {
+        /// The most codes read.
+        limit: usize,
+    },
+    /// The store could not be opened.
+    #[error("{0}")]
+    Setup(#[from] alb_workflow::store_setup::SetupError),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] code_store::StoreError),
+    /// A server code could not be issued.
+    #[error("{0}")]
+    Issue(#[from] alb_workflow::server_code::IssueError),
+    /// An import could not go on (the store failed).
+    #[error("import: {0}")]
+    Import(#[from] alb_workflow::backup::ImportLineError),
+    /// A device list (`--serials`) is not valid.
+    #[error("{0}")]
+    DeviceList(#[from] alb_workflow::device_list::DeviceListError),
     /// An input (file or standard input) could not be read, or is too large.
     #[error("{0}")]
-    Input(#[from] crate::input::InputError),
+    Input(#[from] alb_workflow::input::InputError),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Io(#[from] io::Error),
@@ -49,10 +79,13 @@ impl Error {
     /// (it does not know the command line's options).
     #[must_use]
     pub fn hint(&self) -> Option<&'static str> {
+        use alb_workflow::{server_code::IssueError, store_setup::SetupError, unlock::UnlockError};
         use code_store::StoreError;
         let store = match self {
-            Self::Store(crate::store_flow::StoreFlowError::Store(e))
-            | Self::Unlock(crate::unlock::UnlockError::Store(e)) => e,
+            Self::Store(e)
+            | Self::Setup(SetupError::Store(e))
+            | Self::Issue(IssueError::Store(e))
+            | Self::Unlock(UnlockError::Store(e)) => e,
             _ => return None,
         };
         match store {

@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod backup;
+pub mod device_list;
+pub mod device_report;
+pub mod input;
+mod secret_buffer;
+pub mod server_code;
+pub mod store_setup;
+pub mod unlock;
+
+pub use secret_buffer::SecretBuffer;
