@@ -142,9 +142,9 @@ fn explain_length(text: String) -> String {
     if text.lines().count() <= LONG_FILE {
         return text;
     }
-    let note = "// Longer than 600 lines: one module holds one message's whole schema (every key, \
-                its type,\n// reader, writer and availability), so names stay unique per \
-                message; it is generated.\n";
+    let note = "// tidy: long file: one module holds one message's whole schema (every key, its \
+                type,\n// reader, writer and availability), so names stay unique per message; \
+                it is generated.\n";
     match text.find("\n//!") {
         Some(at) => format!("{}\n{note}{}", &text[..at], &text[at + 1..]),
         None => format!("{note}{text}"),

@@ -75,14 +75,14 @@ pub fn run(command: Command, store: &super::store::StoreArgs) -> Result<ExitCode
             ..
         } => {
             let target = code_store::ServerCodeTarget::new(&serial, udid.as_deref())?;
-            return super::store::generate(store, super::store::Targets::One(target), json);
+            return super::generate::generate(store, super::generate::Targets::One(target), json);
         }
         Command::Generate {
             serials: Some(file),
             json,
             ..
         } => {
-            return super::store::generate(store, super::store::Targets::File(file), json);
+            return super::generate::generate(store, super::generate::Targets::File(file), json);
         }
         Command::Generate { count, json, .. } => {
             // Codes bound to no device: nothing to store. Escrow keys come from the batch engine.

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod codes;
+mod generate;
 mod protocol;
 mod store;
 mod unlock;
