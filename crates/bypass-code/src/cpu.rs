@@ -1,11 +1,18 @@
-//! Run-time CPU feature detection and the calls into the SIMD loops: the crate's only `unsafe`.
+//! Run-time CPU feature detection and the SIMD escrow-key loops: the crate's only `unsafe`.
 //!
-//! The loops in `x86_sha` and `x86_avx512` are safe functions compiled for target features the
-//! baseline x86 target lacks; calling one is sound exactly when the running CPU has those
-//! features. A [`ShaNi`] or [`Avx512`] token exists only after `cpufeatures` (CPUID, with the OS
+//! This module owns the loops ([`x86_sha`], SHA-NI; [`x86_avx512`], sixteen AVX-512 lanes) and
+//! is their only caller. They are safe functions compiled for target features the baseline x86
+//! target lacks; calling one is sound exactly when the running CPU has those features. A
+//! [`ShaNi`] or [`Avx512`] token exists only after `cpufeatures` (CPUID, with the OS
 //! register-state check for AVX-512; no `std` needed) found them, and the tokens' methods are the
 //! only callers. Each call is one `unsafe` block; the loops take plain references and do no
-//! pointer arithmetic.
+//! pointer arithmetic. The loop modules themselves `forbid(unsafe_code)`: the `allow` below covers
+//! this file only.
+//!
+//! # Where it sits
+//! `cpu` and its loops import only the chain data ([`crate::chain`]: [`ChainStart`] in, eight
+//! words per key out); the escrow-key derivations (`kdf::one`, `kdf::batch`) import `cpu` and
+//! `chain`. Nothing here knows of keys, batches or threads, and nothing below imports upwards.
 //!
 //! # Secrets left behind
 //! Inputs and outputs are the caller's (zeroized there). Inside a loop the keyed states, digests
@@ -13,14 +20,18 @@
 //! stack frame. Rust cannot name those, so after every call [`scrub_stack`] overwrites the stack
 //! area the loop used with zeros. This is best effort: it covers the loop's frame when that is
 //! smaller than [`SCRUB_BYTES`] (with rustc 1.95 the frames are 1.3 KiB for four SHA-NI chains
-//! and 4.8 KiB for the AVX-512 loop, whose sixteen message words spill). The vector registers keep their last values until other code overwrites them:
-//! Rust cannot clear them without inline assembly, a limit every SIMD hash implementation shares.
+//! and 4.8 KiB for the AVX-512 loop, whose sixteen message words spill). The vector registers
+//! keep their last values until other code overwrites them: Rust cannot clear them without inline
+//! assembly, a limit every SIMD hash implementation shares.
 
-#![allow(unsafe_code)] // The one module exempt from the crate's `forbid(unsafe_code)`.
+#![allow(unsafe_code)] // The one file exempt from the crate's `forbid(unsafe_code)`.
 
 use zeroize::Zeroize;
 
-use crate::kdf::{ChainStart, x86_avx512, x86_sha};
+use crate::chain::ChainStart;
+
+mod x86_avx512;
+mod x86_sha;
 
 cpufeatures::new!(cpuid_sha, "sha", "sse2", "ssse3", "sse4.1");
 cpufeatures::new!(cpuid_avx512, "avx512f");

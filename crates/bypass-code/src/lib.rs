@@ -11,6 +11,9 @@ extern crate alloc;
 extern crate std;
 
 mod alphabet;
+// The escrow-key engine, dependencies pointing down: `kdf` (one key, batch, threads) uses `cpu`
+// (detection and the SIMD loops) and `chain` (the data of one PBKDF2 chain); `cpu` uses `chain`.
+mod chain;
 mod code;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod cpu;

@@ -8,8 +8,13 @@
 //! compiler folds into the round constants and the first schedule words.
 //!
 //! No `unsafe` here: [`chains`] is compiled for `avx512f` and called (the one unsafe step) only
-//! from the `cpu` module, after run-time detection; the intrinsics it uses take no pointers.
-//! Secrets stay in ZMM registers and spill slots, which the `cpu` module scrubs from the stack.
+//! from the parent `cpu` module, after run-time detection; the intrinsics it uses take no
+//! pointers. Secrets stay in ZMM registers and spill slots, which the `cpu` module scrubs from the
+//! stack.
+//!
+//! Imports only the chain data (`crate::chain`) and `core::arch`.
+
+#![forbid(unsafe_code)]
 
 #[cfg(target_arch = "x86")]
 use core::arch::x86::{
@@ -24,10 +29,10 @@ use core::arch::x86_64::{
     _mm512_ternarylogic_epi32, _mm512_xor_si512,
 };
 
-use super::{ChainStart, ITERATIONS, K};
+use crate::chain::{ChainStart, ITERATIONS, K};
 
 /// Number of chains in one run of the loop.
-pub(crate) const LANES: usize = 16;
+pub(super) const LANES: usize = 16;
 
 /// Word `i` of the sixteen eight-word values, one per lane (lane `l` from `values[l]`).
 #[inline]
@@ -177,7 +182,7 @@ macro_rules! compress_digest_block {
 /// The whole derivation of sixteen chains, from `U1` on; `out[l]` receives the key of
 /// `starts[l]` as eight big-endian words.
 #[target_feature(enable = "avx512f")]
-pub(crate) fn chains(starts: &[ChainStart; LANES], out: &mut [[u32; 8]; LANES]) {
+pub(super) fn chains(starts: &[ChainStart; LANES], out: &mut [[u32; 8]; LANES]) {
     let inner_states = starts.each_ref().map(|start| &start.keyed.inner);
     let outer_states = starts.each_ref().map(|start| &start.keyed.outer);
     let firsts = starts.each_ref().map(|start| &start.first);

@@ -1,7 +1,7 @@
 //! The PBKDF2 loop on x86's SHA extensions (SHA-NI), specialised to the escrow-key shape.
 //!
 //! No `unsafe` here: [`chains`] is compiled for the `sha`, `sse2`, `ssse3` and `sse4.1` target
-//! features and called (the one unsafe step) only from the `cpu` module, after run-time
+//! features and called (the one unsafe step) only from the parent `cpu` module, after run-time
 //! detection. Inside, every intrinsic is a safe call (Rust lets target-feature code call the
 //! intrinsics of its own features safely, and none here takes a pointer): values enter with
 //! `_mm_set_epi32` and leave with `_mm_extract_epi32`.
@@ -29,6 +29,10 @@
 //!
 //! The keyed states, digests and accumulators live in XMM registers and compiler-chosen spill
 //! slots; the `cpu` module scrubs the stack after the call (see there for the limits).
+//!
+//! Imports only the chain data (`crate::chain`) and `core::arch`.
+
+#![forbid(unsafe_code)]
 
 #[cfg(target_arch = "x86")]
 use core::arch::x86::{
@@ -43,7 +47,7 @@ use core::arch::x86_64::{
     _mm_slli_si128, _mm_srli_si128, _mm_unpackhi_epi64, _mm_unpacklo_epi64, _mm_xor_si128,
 };
 
-use super::{ChainStart, ITERATIONS, K};
+use crate::chain::{ChainStart, ITERATIONS, K};
 
 /// A vector from four words, lane 0 first.
 #[inline]
@@ -312,7 +316,7 @@ impl Constants {
 /// The whole derivation of `N` interleaved chains, from `U1` on; `out[j]` receives the key of
 /// `starts[j]` as eight big-endian words.
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-pub(crate) fn chains<const N: usize>(starts: &[ChainStart; N], out: &mut [[u32; 8]; N]) {
+pub(super) fn chains<const N: usize>(starts: &[ChainStart; N], out: &mut [[u32; 8]; N]) {
     let c = Constants::new();
     let zero_keyed = Keyed::new(&[0; 8]);
     let (mut inner, mut outer) = ([zero_keyed; N], [zero_keyed; N]);
