@@ -22,6 +22,8 @@ mod codegen;
 mod fuzz;
 mod shell;
 mod test;
+#[cfg(test)]
+mod tidy;
 
 use std::process::ExitCode;
 
