@@ -110,12 +110,14 @@ fn runtime_dependencies(manifest: &str) -> Vec<String> {
             let section = line.trim_matches(|c| c == '[' || c == ']');
             in_dependencies = section == "dependencies"
                 || (section.starts_with("target.") && section.ends_with(".dependencies"));
-        } else if in_dependencies && !line.is_empty() && !line.starts_with('#') {
-            if let Some((name, _)) = line.split_once('=') {
-                let name = name.trim().trim_matches('"');
-                // `foo.workspace = true` and `foo = { ... }` both name `foo`.
-                names.push(name.split('.').next().unwrap_or(name).to_owned());
-            }
+        } else if in_dependencies
+            && !line.is_empty()
+            && !line.starts_with('#')
+            && let Some((name, _)) = line.split_once('=')
+        {
+            let name = name.trim().trim_matches('"');
+            // `foo.workspace = true` and `foo = { ... }` both name `foo`.
+            names.push(name.split('.').next().unwrap_or(name).to_owned());
         }
     }
     names
