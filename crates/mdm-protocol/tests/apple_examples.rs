@@ -7,14 +7,13 @@ use mdm_protocol::{
     SchemaCheckin, Status, plist::Value,
 };
 
-/// `$ALB_SHARED_DIR/apple-device-management`, or `../../../shared/…` from this crate (the
-/// shared folder beside the repository, as on developers' machines and in CI).
+/// `$ALB_SHARED_DIR/apple-device-management` when set, else the copy of Apple's schema and
+/// examples kept in the repository (`vendor/apple-device-management`, MIT, with its origin).
 pub fn schema_dir() -> PathBuf {
-    let shared = std::env::var_os("ALB_SHARED_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-        PathBuf::from,
-    );
-    shared.join("apple-device-management")
+    std::env::var_os("ALB_SHARED_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vendor/apple-device-management"),
+        |shared| PathBuf::from(shared).join("apple-device-management"),
+    )
 }
 
 fn examples_dir() -> PathBuf {
@@ -25,8 +24,8 @@ fn read(relative: &str) -> Vec<u8> {
     let path = examples_dir().join(relative);
     std::fs::read(&path).unwrap_or_else(|error| {
         panic!(
-            "Apple's examples are needed for this test: cannot read {} ({error}). Put the shared \
-             directory beside the repository or set ALB_SHARED_DIR to it.",
+            "Apple's examples are needed for this test: cannot read {} ({error}). It is kept in \
+             vendor/apple-device-management (or set ALB_SHARED_DIR).",
             path.display()
         )
     })
@@ -91,8 +90,8 @@ fn every_example_round_trips_through_its_type() {
     let dir = examples_dir();
     let folders = std::fs::read_dir(&dir).unwrap_or_else(|error| {
         panic!(
-            "Apple's examples are needed for this test: cannot read {} ({error}). Put the shared \
-             directory beside the repository or set ALB_SHARED_DIR to it.",
+            "Apple's examples are needed for this test: cannot read {} ({error}). It is kept in \
+             vendor/apple-device-management (or set ALB_SHARED_DIR).",
             dir.display()
         )
     });

@@ -8,7 +8,8 @@ use mdm_protocol::{
 
 use crate::samples::{CODE, all_commands, all_responses};
 
-/// Runs `python3 -c script args…`; `None` (with a notice) when python3 is absent.
+/// Runs `python3 -c script args…`. Without python3 the test fails and says so: CPython's
+/// `plistlib` is the independent reader and writer these tests compare against.
 fn python(script: &str, args: &[&Path]) -> Option<String> {
     let output = match Process::new("python3")
         .arg("-c")
@@ -17,10 +18,9 @@ fn python(script: &str, args: &[&Path]) -> Option<String> {
         .output()
     {
         Ok(output) => output,
-        Err(error) => {
-            eprintln!("NOTICE: python3 not available ({error}); plistlib interop skipped");
-            return None;
-        }
+        Err(error) => panic!(
+            "python3 is needed for the plistlib interop tests (apt-get install python3): {error}"
+        ),
     };
     assert!(
         output.status.success(),

@@ -2,8 +2,8 @@
 //! small line-based one that understands exactly the shapes it checks
 //! (`payload.requesttype`, `payload.supportedOS.<platform>.<flag>`, its `sharedipad.mode` and
 //! `userenrollment.mode`, and the top-level `- key:` names of `payloadkeys` and
-//! `responsekeys`). The schema is `$ALB_SHARED_DIR/apple-device-management/mdm`, or
-//! `../../../shared/…` relative to this crate; without it these tests fail, saying so.
+//! `responsekeys`). The schema is `vendor/apple-device-management/mdm` (or under
+//! `$ALB_SHARED_DIR`); without it these tests fail, saying so.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -102,8 +102,8 @@ fn schema_by_request_type(sub: &str) -> BTreeMap<String, (PathBuf, SupportedOs)>
     let dir = mdm_dir(sub);
     let entries = std::fs::read_dir(&dir).unwrap_or_else(|error| {
         panic!(
-            "Apple's schema is needed for this test: cannot read {} ({error}). Put the shared \
-             directory beside the repository or set ALB_SHARED_DIR to it.",
+            "Apple's schema is needed for this test: cannot read {} ({error}). It is kept in \
+             vendor/apple-device-management (or set ALB_SHARED_DIR).",
             dir.display()
         )
     });
