@@ -69,6 +69,21 @@ pub enum Error {
     /// An input (file or standard input) could not be read, or is too large.
     #[error("{0}")]
     Input(#[from] alb_workflow::input::InputError),
+    /// Apple's device enrollment service: a key, a certificate or the server token.
+    #[error("{0}")]
+    DepKey(#[from] dep_client::KeyError),
+    /// The server token file cannot be decrypted or read.
+    #[error("server token: {0}")]
+    DepToken(#[from] dep_client::TokenError),
+    /// The enrollment service's client configuration.
+    #[error("{0}")]
+    DepConfig(#[from] dep_client::ConfigError),
+    /// Locking could not go on.
+    #[error("{0}")]
+    Lock(#[from] alb_workflow::lock::LockError),
+    /// No device was named.
+    #[error("no device: name devices by serial number or give --serials FILE")]
+    NoDevices,
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Io(#[from] io::Error),

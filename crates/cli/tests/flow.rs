@@ -16,14 +16,14 @@ use bypass_code::{BypassCode, EscrowKey};
 use mdm_protocol::plist::{self, Value};
 
 /// An operator's working directory: the store, its key, the files passed around.
-struct Operator {
-    dir: tempfile::TempDir,
+pub(crate) struct Operator {
+    pub(crate) dir: tempfile::TempDir,
     store: String,
     key: PathBuf,
 }
 
 impl Operator {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = format!("sqlite:{}", dir.path().join("fleet.sqlite3").display());
         let key = dir.path().join("store.key");
@@ -33,19 +33,24 @@ impl Operator {
         operator
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
+    /// `--store ... --key-file ...`.
+    pub(crate) fn store_args(&self) -> Vec<String> {
+        vec![
+            "--store".to_owned(),
+            self.store.clone(),
+            "--key-file".to_owned(),
+            self.key.to_str().unwrap().to_owned(),
+        ]
+    }
+
     /// Runs `alb --store ... --key-file ... ARGS`.
-    fn alb(&self, args: &[&str]) -> Output {
+    pub(crate) fn alb(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_alb"))
-            .args([
-                "--store",
-                &self.store,
-                "--key-file",
-                self.key.to_str().unwrap(),
-            ])
+            .args(self.store_args())
             .args(args)
             .env_remove("ALB_STORE")
             .env_remove("ALB_STORE_KEY")
@@ -54,7 +59,7 @@ impl Operator {
     }
 
     /// Runs `alb` and returns its standard output, asserting success.
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let output = self.alb(args);
         assert!(
             output.status.success(),
@@ -77,22 +82,22 @@ impl Operator {
         self.save(name, &answer)
     }
 
-    fn save(&self, name: &str, bytes: &[u8]) -> PathBuf {
+    pub(crate) fn save(&self, name: &str, bytes: &[u8]) -> PathBuf {
         let path = self.path(name);
         std::fs::write(&path, bytes).unwrap();
         path
     }
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn json(line: &str) -> serde_json::Value {
+pub(crate) fn json(line: &str) -> serde_json::Value {
     serde_json::from_str(line.trim()).unwrap()
 }
 
-fn arg(path: &Path) -> &str {
+pub(crate) fn arg(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
@@ -209,7 +214,7 @@ fn the_readme_tour_through_the_binary_unlocks_an_erased_device_with_the_server_c
     assert!(op.ok(&["failed"]).trim().is_empty());
 }
 
-fn device_udid(device: &SimulatedDevice) -> String {
+pub(crate) fn device_udid(device: &SimulatedDevice) -> String {
     let value = Value::from_reader(std::io::Cursor::new(device.authenticate())).unwrap();
     let dict = value.as_dictionary().unwrap();
     dict["UDID"].as_string().unwrap().to_owned()

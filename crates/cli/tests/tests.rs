@@ -6,6 +6,7 @@ static ALLOCATOR: heap_residue::ResidueAllocator = heap_residue::ResidueAllocato
 
 mod codes;
 mod flow;
+mod lock;
 mod protocol;
 mod residue;
 mod store;

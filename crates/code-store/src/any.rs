@@ -147,6 +147,14 @@ impl Backend for AnyStore {
     async fn history_rows(&self, udid: &Udid) -> Result<Vec<SealedEvent>, StoreError> {
         each!(self, s => s.history_rows(udid).await)
     }
+
+    async fn put_secret_row(&self, name: &str, sealed: Vec<u8>, at: i64) -> Result<(), StoreError> {
+        each!(self, s => s.put_secret_row(name, sealed, at).await)
+    }
+
+    async fn secret_row(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        each!(self, s => s.secret_row(name).await)
+    }
 }
 
 #[cfg(test)]

@@ -104,6 +104,16 @@ pub enum StoreError {
         /// The device that claimed it.
         udid: String,
     },
+    /// Apple accepted a server code for this device: a new one is refused unless asked for
+    /// beside it (the accepted code stays and is tried at unlock).
+    #[error(
+        "Apple holds an accepted server code for device {udid}: it is kept; a new code is made \
+         only when asked for beside it"
+    )]
+    ServerCodeAccepted {
+        /// The device.
+        udid: String,
+    },
     /// A stored value is malformed.
     #[error("corrupt {field} for device {udid}: {reason}")]
     Corrupt {

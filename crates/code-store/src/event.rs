@@ -37,6 +37,15 @@ pub enum Event {
         /// Whether a different code was replaced.
         replaced: bool,
     },
+    /// The pending server code's escrow key was sent to Apple's enrollment service.
+    ServerCodeSent,
+    /// Apple's enrollment service answered for the pending server code.
+    ServerCodeAnswered {
+        /// The status, verbatim.
+        status: String,
+        /// Whether it is `SUCCESS`: the code is now the accepted one.
+        accepted: bool,
+    },
     /// An unlock token was stored.
     UnlockTokenStored {
         /// The new token.
@@ -82,6 +91,8 @@ impl Event {
             Self::Enrolled { .. } => "enrolled",
             Self::DeviceCodeStored { .. } => "device_code",
             Self::ServerCodeStored { .. } => "server_code",
+            Self::ServerCodeSent => "server_code_sent",
+            Self::ServerCodeAnswered { .. } => "server_code_answered",
             Self::UnlockTokenStored { .. } => "unlock_token",
             Self::UnlockAttempted { .. } => "unlock_attempt",
             Self::SerialRefused { .. } => "serial_refused",
@@ -105,6 +116,17 @@ impl core::fmt::Display for Event {
             }
             Self::ServerCodeStored { replaced, .. } => {
                 write!(f, "server code stored ({})", first_or(*replaced))
+            }
+            Self::ServerCodeSent => f.write_str("server code's escrow key sent to Apple"),
+            Self::ServerCodeAnswered { status, accepted } => {
+                if *accepted {
+                    f.write_str("Apple accepted the server code: the device is locked with it")
+                } else {
+                    write!(
+                        f,
+                        "Apple did not lock the device with the server code: {status:?}"
+                    )
+                }
             }
             Self::UnlockTokenStored { replaced, .. } => {
                 write!(f, "unlock token stored ({})", first_or(*replaced))
@@ -150,6 +172,10 @@ pub enum Ignored {
     /// The serial number reported belongs to another enrolled device: not taken (see
     /// [`Event::SerialRefused`]).
     SerialTaken,
+    /// The escrow key is not the pending server code's (sent or answered for another code).
+    NotThePendingServerCode,
+    /// A restored accepted server code differs from the stored accepted one, which stays.
+    AcceptedServerCodeKept,
 }
 
 /// Why part of a change was ignored, in words (the one text: `alb ingest`).
@@ -164,6 +190,10 @@ impl core::fmt::Display for Ignored {
             Self::OlderEnrolment => "enrolment not newer than the stored one: unchanged",
             Self::OlderValue => "older than what is stored: unchanged",
             Self::SerialTaken => "serial number refused: it belongs to another enrolled device",
+            Self::NotThePendingServerCode => "not the pending server code: unchanged",
+            Self::AcceptedServerCodeKept => {
+                "the server code Apple accepted is kept: a restored one does not replace it"
+            }
         })
     }
 }

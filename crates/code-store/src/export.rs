@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use crate::{
     AttemptOutcome, CodeKind, DeviceCode, DeviceIdentity, DeviceRecord, ServerCode,
-    StoredUnlockToken, Timestamp, Udid, UnlockAttempt, UnlockToken,
+    ServerCodeState, StoredUnlockToken, Timestamp, Udid, UnlockAttempt, UnlockToken,
 };
 
 /// What a secret prints as when not revealed.
@@ -55,6 +55,27 @@ pub struct RecordJson {
     /// When the server code was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_code_created_at: Option<String>,
+    /// Where it stands with Apple: `created`, `sent` or `refused`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_code_state: Option<String>,
+    /// When it reached that state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_code_state_at: Option<String>,
+    /// Apple's status, when refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_code_status: Option<String>,
+    /// The server code Apple accepted (the device is locked with it), or `<redacted>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_server_code: Option<Zeroizing<String>>,
+    /// Its escrow key, or `<redacted>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_escrow_key: Option<Zeroizing<String>>,
+    /// When it was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_server_code_created_at: Option<String>,
+    /// When Apple accepted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_at: Option<String>,
     /// The unlock token (lower-case hex), or `<redacted>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unlock_token: Option<Zeroizing<String>>,
@@ -153,6 +174,37 @@ impl RecordJson {
                 .server_code
                 .as_ref()
                 .map(|c| c.created_at.to_string()),
+            server_code_state: record
+                .server_code
+                .as_ref()
+                .map(|c| c.state.name().to_owned()),
+            server_code_state_at: record
+                .server_code
+                .as_ref()
+                .and_then(|c| c.state.at())
+                .map(|t| t.to_string()),
+            server_code_status: record
+                .server_code
+                .as_ref()
+                .and_then(|c| c.state.status())
+                .map(str::to_owned),
+            accepted_server_code: record
+                .accepted_server_code
+                .as_ref()
+                .map(|c| secret(|| c.code.to_string(), reveal)),
+            accepted_escrow_key: record
+                .accepted_server_code
+                .as_ref()
+                .map(|c| secret(|| c.escrow_key.to_string(), reveal)),
+            accepted_server_code_created_at: record
+                .accepted_server_code
+                .as_ref()
+                .map(|c| c.created_at.to_string()),
+            accepted_at: record
+                .accepted_server_code
+                .as_ref()
+                .and_then(|c| c.state.at())
+                .map(|t| t.to_string()),
             unlock_token: record
                 .unlock_token
                 .as_ref()
@@ -237,31 +289,81 @@ impl RecordJson {
             (None, None) => None,
             _ => return Err(ImportError::MissingTime("device code")),
         };
-        let server_code = match (
+        let server_code_with =
+            |field: &'static str,
+             value: &Option<Zeroizing<String>>,
+             key: &Option<Zeroizing<String>>,
+             created: Option<Timestamp>|
+             -> Result<Option<(BypassCode, EscrowKey, Timestamp)>, ImportError> {
+                match (value, key, created) {
+                    (Some(value), Some(key), Some(created_at)) => {
+                        let code = code(field, value)?;
+                        revealed("escrow key", key)?;
+                        let escrow_key: EscrowKey =
+                            key.parse().map_err(|e: bypass_code::EscrowKeyError| {
+                                ImportError::EscrowKey(e.to_string())
+                            })?;
+                        if !escrow_key.verify(&code) {
+                            return Err(ImportError::EscrowKey(format!(
+                                "it is not the {field}'s hash"
+                            )));
+                        }
+                        Ok(Some((code, escrow_key, created_at)))
+                    }
+                    (None, None, None) => Ok(None),
+                    _ => Err(ImportError::MissingTime(field)),
+                }
+            };
+        let server_code = match server_code_with(
+            "server code",
             &self.server_code,
             &self.escrow_key,
             time("server_code_created_at", &self.server_code_created_at)?,
-        ) {
-            (Some(value), Some(key), Some(created_at)) => {
-                let code = code("server code", value)?;
-                revealed("escrow key", key)?;
-                let escrow_key: EscrowKey =
-                    key.parse().map_err(|e: bypass_code::EscrowKeyError| {
-                        ImportError::EscrowKey(e.to_string())
-                    })?;
-                if !escrow_key.verify(&code) {
-                    return Err(ImportError::EscrowKey(
-                        "it is not the server code's hash".into(),
-                    ));
-                }
+        )? {
+            Some((code, escrow_key, created_at)) => {
+                let state = match &self.server_code_state {
+                    None => ServerCodeState::Created,
+                    Some(name) => ServerCodeState::from_parts(
+                        name,
+                        time("server_code_state_at", &self.server_code_state_at)?,
+                        self.server_code_status.as_deref(),
+                    )
+                    .filter(|s| !matches!(s, ServerCodeState::Accepted { .. }))
+                    .ok_or_else(|| crate::StoreError::InvalidField {
+                        field: "server_code_state",
+                        reason: "expected created, sent (with its time) or refused (with its \
+                                     time and status)"
+                            .into(),
+                    })?,
+                };
                 Some(ServerCode {
                     code,
                     escrow_key,
                     created_at,
+                    state,
                 })
             }
-            (None, None, None) => None,
-            _ => return Err(ImportError::MissingTime("server code")),
+            None => None,
+        };
+        let accepted_server_code = match server_code_with(
+            "accepted server code",
+            &self.accepted_server_code,
+            &self.accepted_escrow_key,
+            time(
+                "accepted_server_code_created_at",
+                &self.accepted_server_code_created_at,
+            )?,
+        )? {
+            Some((code, escrow_key, created_at)) => Some(ServerCode {
+                code,
+                escrow_key,
+                created_at,
+                state: ServerCodeState::Accepted {
+                    at: time("accepted_at", &self.accepted_at)?
+                        .ok_or(ImportError::MissingTime("accepted server code"))?,
+                },
+            }),
+            None => None,
         };
         let unlock_token = match (
             &self.unlock_token,
@@ -306,6 +408,7 @@ impl RecordJson {
             enrolled_at: time("enrolled_at", &self.enrolled_at)?,
             device_code,
             server_code,
+            accepted_server_code,
             unlock_token,
             last_unlock,
             created_at: Timestamp::parse("created_at", &self.created_at)?,
@@ -332,10 +435,12 @@ mod tests {
                 code: BypassCode::from_bytes([4; 16]),
                 received_at: t,
             }),
+            accepted_server_code: None,
             server_code: Some(ServerCode {
                 escrow_key: code.escrow_key(),
                 code,
                 created_at: t,
+                state: ServerCodeState::Created,
             }),
             unlock_token: Some(StoredUnlockToken {
                 token: UnlockToken::new(vec![1, 2, 3]).unwrap(),

@@ -22,6 +22,7 @@ mod postgres_url;
 mod record;
 mod redact;
 mod row;
+mod server_code;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
@@ -43,10 +44,11 @@ pub use mode::{Sealing, StoreMode};
 pub use postgres::PostgresStore;
 pub use record::{
     AttemptOutcome, Change, CodeKind, DEVICE_CODE_WINDOW_DAYS, DeviceCode, DeviceRecord,
-    ServerCode, StoredUnlockToken, UnlockAttempt,
+    StoredUnlockToken, UnlockAttempt,
 };
 pub use redact::redact_url;
 pub use row::HistoryEntry;
+pub use server_code::{ACCEPTED_STATUS, ServerCode, ServerCodeState};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{CodeStore, CommittedServerCode, MissingDevice, ServerCodeTarget};

@@ -24,6 +24,7 @@ pub struct MemoryStore {
 struct State {
     devices: BTreeMap<String, SealedRecord>,
     history: Vec<SealedEvent>,
+    secrets: BTreeMap<String, Vec<u8>>,
 }
 
 impl MemoryStore {
@@ -123,5 +124,19 @@ impl Backend for MemoryStore {
             .filter(|e| e.udid == udid.as_str())
             .cloned()
             .collect())
+    }
+
+    async fn put_secret_row(
+        &self,
+        name: &str,
+        sealed: Vec<u8>,
+        _at: i64,
+    ) -> Result<(), StoreError> {
+        self.lock().secrets.insert(name.to_owned(), sealed);
+        Ok(())
+    }
+
+    async fn secret_row(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().secrets.get(name).cloned())
     }
 }

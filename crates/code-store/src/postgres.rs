@@ -64,6 +64,19 @@ CREATE TABLE store_settings (
     value TEXT NOT NULL
 );
 ",
+    "
+ALTER TABLE devices ADD COLUMN server_code_state TEXT;
+ALTER TABLE devices ADD COLUMN server_code_state_at BIGINT;
+ALTER TABLE devices ADD COLUMN server_code_status TEXT;
+ALTER TABLE devices ADD COLUMN accepted_server_code BYTEA;
+ALTER TABLE devices ADD COLUMN accepted_server_code_at BIGINT;
+ALTER TABLE devices ADD COLUMN accepted_at BIGINT;
+CREATE TABLE store_secrets (
+    name TEXT PRIMARY KEY NOT NULL,
+    value BYTEA NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+",
 ];
 
 /// Whether any secret column of the store holds a sealed value (tag 1): asked when a store made
@@ -71,8 +84,10 @@ CREATE TABLE store_settings (
 const HOLDS_SEALED: &str = "SELECT EXISTS (SELECT 1 FROM devices WHERE \
     substring(device_code FROM 1 FOR 1) = '\\x01'::bytea \
     OR substring(server_code FROM 1 FOR 1) = '\\x01'::bytea \
+    OR substring(accepted_server_code FROM 1 FOR 1) = '\\x01'::bytea \
     OR substring(unlock_token FROM 1 FOR 1) = '\\x01'::bytea) \
-    OR EXISTS (SELECT 1 FROM history WHERE substring(secret FROM 1 FOR 1) = '\\x01'::bytea)";
+    OR EXISTS (SELECT 1 FROM history WHERE substring(secret FROM 1 FOR 1) = '\\x01'::bytea) \
+    OR EXISTS (SELECT 1 FROM store_secrets WHERE substring(value FROM 1 FOR 1) = '\\x01'::bytea)";
 
 /// The advisory lock key that serialises migrations of one database.
 const MIGRATION_LOCK: i64 = 0x616c_625f_7374_6f72;
@@ -416,5 +431,27 @@ impl Backend for PostgresStore {
             )
             .await?;
         rows.iter().map(read_event).collect()
+    }
+
+    async fn put_secret_row(&self, name: &str, sealed: Vec<u8>, at: i64) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO store_secrets (name, value, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, \
+                 updated_at = excluded.updated_at",
+                &[&name, &sealed, &at],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn secret_row(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let client = self.client().await?;
+        Ok(client
+            .query_opt("SELECT value FROM store_secrets WHERE name = $1", &[&name])
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?)
     }
 }

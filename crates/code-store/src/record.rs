@@ -6,7 +6,10 @@
 
 use bypass_code::{BypassCode, EscrowKey};
 
-use crate::{DeviceIdentity, Event, Ignored, Outcome, Timestamp, Udid, UnlockToken};
+use crate::{
+    DeviceIdentity, Event, Ignored, Outcome, ServerCode, ServerCodeState, Timestamp, Udid,
+    UnlockToken,
+};
 
 /// Days after enrolment (supervision) during which Apple lets the server retrieve the device code.
 pub const DEVICE_CODE_WINDOW_DAYS: i64 = 15;
@@ -18,17 +21,6 @@ pub struct DeviceCode {
     pub code: BypassCode,
     /// When the device reported it.
     pub received_at: Timestamp,
-}
-
-/// The server-created bypass code, its escrow key (hash) and when it was made.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerCode {
-    /// The code.
-    pub code: BypassCode,
-    /// Its escrow key, as sent to Apple.
-    pub escrow_key: EscrowKey,
-    /// When it was made.
-    pub created_at: Timestamp,
 }
 
 /// The device's latest non-empty unlock token and when it was received.
@@ -126,8 +118,13 @@ pub struct DeviceRecord {
     pub enrolled_at: Option<Timestamp>,
     /// The device-generated code.
     pub device_code: Option<DeviceCode>,
-    /// The server-created code.
+    /// The server-created code not (yet) accepted by Apple: the one whose escrow key goes to
+    /// Apple next, or went without an answer that locked the device.
     pub server_code: Option<ServerCode>,
+    /// The server-created code Apple accepted (`SUCCESS`): the one the device is locked with.
+    /// Never replaced by a new code or dropped; only a later code Apple accepts takes its place
+    /// (the older one stays in the history).
+    pub accepted_server_code: Option<ServerCode>,
     /// The latest non-empty unlock token.
     pub unlock_token: Option<StoredUnlockToken>,
     /// The latest unlock attempt.
@@ -158,6 +155,20 @@ pub enum Change {
         /// Its escrow key.
         escrow_key: EscrowKey,
     },
+    /// The escrow key of the pending server code is being sent to Apple's enrollment service
+    /// (recorded before it leaves).
+    ServerCodeSent {
+        /// The escrow key sent (it must be the pending code's).
+        escrow_key: EscrowKey,
+    },
+    /// Apple's enrollment service answered for the escrow key sent: `SUCCESS` makes the code
+    /// the accepted one; any other status (verbatim) leaves it pending, refused.
+    ServerCodeAnswered {
+        /// The escrow key sent.
+        escrow_key: EscrowKey,
+        /// The status, as the service wrote it.
+        status: String,
+    },
     /// A `TokenUpdate` unlock token: kept only if non-empty and different.
     UnlockToken(Option<UnlockToken>),
     /// An unlock attempt was made.
@@ -182,6 +193,7 @@ impl DeviceRecord {
             enrolled_at: None,
             device_code: None,
             server_code: None,
+            accepted_server_code: None,
             unlock_token: None,
             last_unlock: None,
             created_at: at,
@@ -222,9 +234,16 @@ impl DeviceRecord {
                     code,
                     escrow_key,
                     created_at: at,
+                    state: ServerCodeState::Created,
                 },
                 &mut outcome,
             ),
+            Change::ServerCodeSent { escrow_key } => {
+                self.apply_server_code_sent(&escrow_key, at, &mut outcome);
+            }
+            Change::ServerCodeAnswered { escrow_key, status } => {
+                self.apply_server_code_answered(&escrow_key, status, at, &mut outcome);
+            }
             Change::UnlockToken(token) => self.apply_unlock_token(
                 token.map(|token| StoredUnlockToken {
                     token,
@@ -305,23 +324,6 @@ impl DeviceRecord {
         self.device_code = Some(new);
     }
 
-    fn apply_server_code(&mut self, new: ServerCode, outcome: &mut Outcome) {
-        if self
-            .server_code
-            .as_ref()
-            .is_some_and(|old| old.code == new.code)
-        {
-            outcome.ignored.push(Ignored::SameServerCode);
-            return;
-        }
-        outcome.events.push(Event::ServerCodeStored {
-            code: new.code.clone(),
-            escrow_key: new.escrow_key.clone(),
-            replaced: self.server_code.is_some(),
-        });
-        self.server_code = Some(new);
-    }
-
     fn apply_unlock_token(&mut self, new: Option<StoredUnlockToken>, outcome: &mut Outcome) {
         let Some(new) = new else {
             outcome.ignored.push(Ignored::EmptyUnlockToken);
@@ -370,6 +372,9 @@ impl DeviceRecord {
             } else {
                 self.apply_server_code(server, outcome);
             }
+        }
+        if let Some(accepted) = record.accepted_server_code {
+            self.restore_accepted_server_code(accepted, outcome);
         }
         if let Some(token) = record.unlock_token {
             if self
@@ -477,6 +482,7 @@ mod tests {
             code: code(3),
             escrow_key: EscrowKey::from_bytes([9; 32]),
             created_at: Timestamp::from_unix(7),
+            state: ServerCodeState::Created,
         });
         let mut older = other.clone();
         let o = r.apply(Change::Restore(Box::new(other)), Timestamp::from_unix(50));
@@ -486,6 +492,7 @@ mod tests {
             code: code(4),
             escrow_key: EscrowKey::from_bytes([8; 32]),
             created_at: Timestamp::from_unix(6),
+            state: ServerCodeState::Created,
         });
         older.device_code = Some(DeviceCode {
             code: code(5),

@@ -6,13 +6,14 @@ use zeroize::Zeroizing;
 
 use crate::{
     AttemptOutcome, CodeKind, DeviceCode, DeviceIdentity, DeviceRecord, Event, ServerCode,
-    StoreError, StoredUnlockToken, Timestamp, Udid, UnlockAttempt, UnlockToken,
+    ServerCodeState, StoreError, StoredUnlockToken, Timestamp, Udid, UnlockAttempt, UnlockToken,
     mode::Sealing,
     table::{SealedEvent, SealedRecord},
 };
 
 pub(crate) const DEVICE_CODE: &str = "device_code";
 pub(crate) const SERVER_CODE: &str = "server_code";
+pub(crate) const ACCEPTED_SERVER_CODE: &str = "accepted_server_code";
 pub(crate) const UNLOCK_TOKEN: &str = "unlock_token";
 
 /// An entry of a device's append-only history.
@@ -45,16 +46,20 @@ fn code_from(udid: &Udid, field: &'static str, bytes: &[u8]) -> Result<BypassCod
     Ok(BypassCode::from_bytes(raw))
 }
 
-fn server_code_from(udid: &Udid, bytes: &[u8]) -> Result<(BypassCode, EscrowKey), StoreError> {
+fn server_code_from(
+    udid: &Udid,
+    field: &'static str,
+    bytes: &[u8],
+) -> Result<(BypassCode, EscrowKey), StoreError> {
     if bytes.len() != 48 {
         return Err(corrupt(
             udid.as_str(),
-            SERVER_CODE,
+            field,
             format!("expected 48 bytes, found {}", bytes.len()),
         ));
     }
     let (code, key) = bytes.split_at(16);
-    let code = code_from(udid, SERVER_CODE, code)?;
+    let code = code_from(udid, field, code)?;
     let mut raw = Zeroizing::new([0u8; 32]);
     raw.copy_from_slice(key);
     Ok((code, EscrowKey::from_bytes(*raw)))
@@ -93,11 +98,37 @@ pub(crate) fn decode_record(
     let server_code = match &row.server_code {
         Some(sealed) => {
             let plain = sealing.open(&udid, SERVER_CODE, sealed)?;
-            let (code, escrow_key) = server_code_from(&udid, &plain)?;
+            let (code, escrow_key) = server_code_from(&udid, SERVER_CODE, &plain)?;
+            let at = row.server_code_state_at.map(Timestamp::from_unix);
+            let state = match row.server_code_state.as_deref() {
+                // Stores from before states were recorded: created.
+                None => ServerCodeState::Created,
+                Some(name) => {
+                    ServerCodeState::from_parts(name, at, row.server_code_status.as_deref())
+                        .filter(|s| !matches!(s, ServerCodeState::Accepted { .. }))
+                        .ok_or_else(|| corrupt(u, "server_code_state", "not a pending state"))?
+                }
+            };
             Some(ServerCode {
                 code,
                 escrow_key,
                 created_at: time(u, SERVER_CODE, row.server_code_at)?,
+                state,
+            })
+        }
+        None => None,
+    };
+    let accepted_server_code = match &row.accepted_server_code {
+        Some(sealed) => {
+            let plain = sealing.open(&udid, ACCEPTED_SERVER_CODE, sealed)?;
+            let (code, escrow_key) = server_code_from(&udid, ACCEPTED_SERVER_CODE, &plain)?;
+            Some(ServerCode {
+                code,
+                escrow_key,
+                created_at: time(u, ACCEPTED_SERVER_CODE, row.accepted_server_code_at)?,
+                state: ServerCodeState::Accepted {
+                    at: time(u, ACCEPTED_SERVER_CODE, row.accepted_at)?,
+                },
             })
         }
         None => None,
@@ -140,6 +171,7 @@ pub(crate) fn decode_record(
         enrolled_at: row.enrolled_at.map(Timestamp::from_unix),
         device_code,
         server_code,
+        accepted_server_code,
         unlock_token,
         last_unlock,
         created_at: Timestamp::from_unix(row.created_at),
@@ -170,6 +202,17 @@ pub(crate) fn encode_record(
             )
         })
         .transpose()?;
+    let accepted_server_code = record
+        .accepted_server_code
+        .as_ref()
+        .map(|c| {
+            sealing.seal(
+                udid,
+                ACCEPTED_SERVER_CODE,
+                &server_code_bytes(&c.code, &c.escrow_key),
+            )
+        })
+        .transpose()?;
     let unlock_token = record
         .unlock_token
         .as_ref()
@@ -187,6 +230,30 @@ pub(crate) fn encode_record(
         device_code_at: record.device_code.as_ref().map(|c| c.received_at.unix()),
         server_code,
         server_code_at: record.server_code.as_ref().map(|c| c.created_at.unix()),
+        server_code_state: record
+            .server_code
+            .as_ref()
+            .map(|c| c.state.name().to_owned()),
+        server_code_state_at: record
+            .server_code
+            .as_ref()
+            .and_then(|c| c.state.at())
+            .map(Timestamp::unix),
+        server_code_status: record
+            .server_code
+            .as_ref()
+            .and_then(|c| c.state.status())
+            .map(str::to_owned),
+        accepted_server_code,
+        accepted_server_code_at: record
+            .accepted_server_code
+            .as_ref()
+            .map(|c| c.created_at.unix()),
+        accepted_at: record
+            .accepted_server_code
+            .as_ref()
+            .and_then(|c| c.state.at())
+            .map(Timestamp::unix),
         unlock_token,
         unlock_token_at: record.unlock_token.as_ref().map(|t| t.received_at.unix()),
         last_unlock_code: record.last_unlock.map(|a| a.code.as_str().to_owned()),
@@ -229,6 +296,8 @@ pub(crate) fn encode_event(
             None,
         ),
         Event::SerialRefused { serial, holder } => (Some(format!("{serial}:{holder}")), None),
+        Event::ServerCodeSent => (None, None),
+        Event::ServerCodeAnswered { status, .. } => (Some(status.clone()), None),
         Event::PlaceholderMerged { placeholder } => (Some(placeholder.to_string()), None),
         Event::MergedInto { udid } => (Some(udid.to_string()), None),
     };
@@ -284,7 +353,7 @@ pub(crate) fn decode_event(
             replaced,
         },
         "server_code" => {
-            let (code, escrow_key) = server_code_from(&udid, &secret(SERVER_CODE)?)?;
+            let (code, escrow_key) = server_code_from(&udid, SERVER_CODE, &secret(SERVER_CODE)?)?;
             Event::ServerCodeStored {
                 code,
                 escrow_key,
@@ -312,6 +381,11 @@ pub(crate) fn decode_event(
                     .map_err(|_| corrupt(u, "history", "bad serial refusal"))?,
             }
         }
+        "server_code_sent" => Event::ServerCodeSent,
+        "server_code_answered" => Event::ServerCodeAnswered {
+            status: detail.to_owned(),
+            accepted: detail == crate::server_code::ACCEPTED_STATUS,
+        },
         "placeholder_merged" => Event::PlaceholderMerged {
             placeholder: udid_in_detail()?,
         },

@@ -71,14 +71,28 @@ CREATE TABLE store_settings (
     value TEXT NOT NULL
 );
 ",
+    "
+ALTER TABLE devices ADD COLUMN server_code_state TEXT;
+ALTER TABLE devices ADD COLUMN server_code_state_at INTEGER;
+ALTER TABLE devices ADD COLUMN server_code_status TEXT;
+ALTER TABLE devices ADD COLUMN accepted_server_code BLOB;
+ALTER TABLE devices ADD COLUMN accepted_server_code_at INTEGER;
+ALTER TABLE devices ADD COLUMN accepted_at INTEGER;
+CREATE TABLE store_secrets (
+    name TEXT PRIMARY KEY NOT NULL,
+    value BLOB NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+",
 ];
 
 /// Whether any secret column of the store holds a sealed value (tag 1): asked when a store made
 /// before modes were recorded is first opened in cleartext mode.
 const HOLDS_SEALED: &str = "SELECT EXISTS (SELECT 1 FROM devices WHERE \
     substr(device_code, 1, 1) = x'01' OR substr(server_code, 1, 1) = x'01' \
-    OR substr(unlock_token, 1, 1) = x'01') \
-    OR EXISTS (SELECT 1 FROM history WHERE substr(secret, 1, 1) = x'01')";
+    OR substr(accepted_server_code, 1, 1) = x'01' OR substr(unlock_token, 1, 1) = x'01') \
+    OR EXISTS (SELECT 1 FROM history WHERE substr(secret, 1, 1) = x'01') \
+    OR EXISTS (SELECT 1 FROM store_secrets WHERE substr(value, 1, 1) = x'01')";
 
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
@@ -438,6 +452,33 @@ impl Backend for SqliteStore {
                 .query_map([&udid], read_event)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
+        })
+        .await
+    }
+
+    async fn put_secret_row(&self, name: &str, sealed: Vec<u8>, at: i64) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO store_secrets (name, value, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, \
+                 updated_at = excluded.updated_at",
+                rusqlite::params![name, sealed, at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn secret_row(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let name = name.to_owned();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT value FROM store_secrets WHERE name = ?1",
+                [&name],
+                |r| r.get(0),
+            )
+            .optional()?)
         })
         .await
     }

@@ -130,6 +130,20 @@ pub(crate) mod sealed {
             &self,
             udid: &Udid,
         ) -> impl Future<Output = Result<Vec<SealedEvent>, StoreError>> + Send;
+
+        /// Writes (inserting or replacing) the sealed store secret `name`, durably.
+        fn put_secret_row(
+            &self,
+            name: &str,
+            sealed: Vec<u8>,
+            at: i64,
+        ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+        /// The sealed store secret `name`.
+        fn secret_row(
+            &self,
+            name: &str,
+        ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
     }
 }
 
@@ -153,6 +167,10 @@ pub struct ServerCodeTarget {
     pub serial: String,
     /// The UDID, when known.
     pub udid: Option<Udid>,
+    /// Make the code even though Apple accepted another one for the device (which stays, and is
+    /// still tried at unlock). Without it, such a device is refused
+    /// ([`StoreError::ServerCodeAccepted`]).
+    pub beside_accepted: bool,
 }
 
 impl ServerCodeTarget {
@@ -172,7 +190,15 @@ impl ServerCodeTarget {
         Ok(Self {
             serial: serial.to_owned(),
             udid,
+            beside_accepted: false,
         })
+    }
+
+    /// The same target, allowed to get a code beside one Apple accepted.
+    #[must_use]
+    pub fn beside_accepted(mut self) -> Self {
+        self.beside_accepted = true;
+        self
     }
 }
 
@@ -285,6 +311,50 @@ pub trait CodeStore: Send + Sync {
     /// # Errors
     /// Database and decryption failures.
     fn failed_unlocks(&self) -> impl Future<Output = Result<Vec<DeviceRecord>, StoreError>> + Send;
+
+    /// Keeps a secret of the store itself (e.g. the server token of Apple's enrollment service),
+    /// sealed under the store's key like every code, replacing any earlier value of `name`.
+    ///
+    /// # Errors
+    /// [`StoreError::KeyMissing`] without a key; database failures.
+    fn put_secret(
+        &self,
+        name: &str,
+        value: &[u8],
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The store secret `name`, when there is one.
+    ///
+    /// # Errors
+    /// Database and decryption failures.
+    fn secret(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<zeroize::Zeroizing<Vec<u8>>>, StoreError>> + Send;
+}
+
+/// The field a store secret is sealed as.
+const SECRET_FIELD: &str = "store_secret";
+
+/// The key a store secret is sealed under: `store:<name>`, which no device can have (devices'
+/// UDIDs never start `store:`); the sealing binds the value to it.
+///
+/// # Errors
+/// [`StoreError::InvalidField`] unless the name is 1 to 64 ASCII letters, digits, `-`, `_`, `.`.
+fn secret_owner(name: &str) -> Result<Udid, StoreError> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(StoreError::InvalidField {
+            field: "store secret name",
+            reason: "1 to 64 letters, digits, '-', '_' or '.'".to_owned(),
+        });
+    }
+    Udid::new(&format!("store:{name}"))
 }
 
 fn decode_all(sealing: &Sealing, rows: &[SealedRecord]) -> Result<Vec<DeviceRecord>, StoreError> {
@@ -409,5 +479,20 @@ impl<B: sealed::Backend> CodeStore for B {
             self.sealing(),
             &self.select(Filter::LastUnlockFailed).await?,
         )
+    }
+
+    async fn put_secret(&self, name: &str, value: &[u8], at: Timestamp) -> Result<(), StoreError> {
+        let sealed = self
+            .sealing()
+            .seal(&secret_owner(name)?, SECRET_FIELD, value)?;
+        self.put_secret_row(name, sealed, at.unix()).await
+    }
+
+    async fn secret(&self, name: &str) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, StoreError> {
+        let owner = secret_owner(name)?;
+        match self.secret_row(name).await? {
+            Some(sealed) => Ok(Some(self.sealing().open(&owner, SECRET_FIELD, &sealed)?)),
+            None => Ok(None),
+        }
     }
 }

@@ -188,6 +188,12 @@ table! {
         device_code_at: Option<i64> = Int,
         server_code: Option<Vec<u8>> = Blob,
         server_code_at: Option<i64> = Int,
+        server_code_state: Option<String> = Text,
+        server_code_state_at: Option<i64> = Int,
+        server_code_status: Option<String> = Text,
+        accepted_server_code: Option<Vec<u8>> = Blob,
+        accepted_server_code_at: Option<i64> = Int,
+        accepted_at: Option<i64> = Int,
         unlock_token: Option<Vec<u8>> = Blob,
         unlock_token_at: Option<i64> = Int,
         last_unlock_code: Option<String> = Text,
@@ -332,9 +338,9 @@ mod tests {
 
     #[test]
     fn statements_name_every_column_once() {
-        assert_eq!(SealedRecord::COLUMNS.len(), 18);
+        assert_eq!(SealedRecord::COLUMNS.len(), 24);
         let upsert = upsert_record_sql(|i| format!("?{i}"));
-        assert!(upsert.contains("?18)"), "{upsert}");
+        assert!(upsert.contains("?24)"), "{upsert}");
         assert!(!upsert.contains("udid = excluded.udid"));
         assert_eq!(
             insert_event_sql(|i| format!("${i}")),

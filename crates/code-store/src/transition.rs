@@ -286,6 +286,11 @@ pub(crate) fn server_code(
     if let Some(row) = placeholder {
         merge_placeholder(&mut plan, &mut record, &mut outcome, row)?;
     }
+    if record.accepted_server_code.is_some() && !target.beside_accepted {
+        return Err(StoreError::ServerCodeAccepted {
+            udid: record.udid.to_string(),
+        });
+    }
     let identity = DeviceIdentity {
         serial_number: Some(serial.to_owned()),
         ..DeviceIdentity::default()

@@ -5,8 +5,8 @@ use std::{collections::HashMap, future::Future, sync::Arc};
 use bypass_code::BypassCode;
 use code_store::{
     AttemptOutcome, Change, CodeKind, CodeStore, DeviceIdentity, Event, Ignored, KeyRing,
-    Protection, ServerCodeTarget, StoreError, StoreKey, Timestamp, Udid, UnlockToken,
-    export::RecordJson,
+    Protection, ServerCodeState, ServerCodeTarget, StoreError, StoreKey, Timestamp, Udid,
+    UnlockToken, export::RecordJson,
 };
 
 pub(crate) fn code(byte: u8) -> BypassCode {
@@ -57,6 +57,8 @@ pub(crate) async fn suite<B: Backend>(backend: &mut B) {
     placeholders_merge_into_the_first_enrolled_device(&backend.fresh(encrypted("k1", 1)).await)
         .await;
     serial_claims_race(Arc::new(backend.fresh(encrypted("k1", 1)).await)).await;
+    server_code_lifecycle(&backend.fresh(encrypted("k1", 1)).await).await;
+    store_secrets(&backend.fresh(encrypted("k1", 1)).await).await;
     missing_window(&backend.fresh(encrypted("k1", 1)).await).await;
     failed_unlocks(&backend.fresh(encrypted("k1", 1)).await).await;
     let target = backend.fresh(encrypted("k9", 9)).await;
@@ -74,6 +76,8 @@ pub(crate) async fn suite_memory<B: Backend>(backend: &mut B) {
     placeholders_merge_into_the_first_enrolled_device(&backend.fresh(encrypted("k1", 1)).await)
         .await;
     serial_claims_race(Arc::new(backend.fresh(encrypted("k1", 1)).await)).await;
+    server_code_lifecycle(&backend.fresh(encrypted("k1", 1)).await).await;
+    store_secrets(&backend.fresh(encrypted("k1", 1)).await).await;
     missing_window(&backend.fresh(encrypted("k1", 1)).await).await;
     failed_unlocks(&backend.fresh(encrypted("k1", 1)).await).await;
     let target = backend.fresh(encrypted("k9", 9)).await;
@@ -455,6 +459,117 @@ async fn serial_claims_race<S: CodeStore + 'static>(store: Arc<S>) {
         assert_eq!(found[0].udid, winners[0]);
         assert_eq!(found[0].server_code.as_ref().unwrap().code, server);
     }
+}
+
+/// Created → sent → Apple's answer, kept in the store; a code Apple accepted is never replaced:
+/// a new one is refused unless asked for beside it, and both survive a backup.
+async fn server_code_lifecycle(store: &impl CodeStore) {
+    let device = udid("LOCK-1");
+    store
+        .apply(&device, identity_with_serial("C02LOCK01"), at(0))
+        .await
+        .unwrap();
+    let target = ServerCodeTarget::new("C02LOCK01", Some("LOCK-1")).unwrap();
+    let first = code(0x41);
+    store
+        .commit_server_code(&target, first.clone(), first.escrow_key(), at(1))
+        .await
+        .unwrap();
+    let sent = Change::ServerCodeSent {
+        escrow_key: first.escrow_key(),
+    };
+    assert_eq!(
+        store.apply(&device, sent, at(2)).await.unwrap().events,
+        vec![Event::ServerCodeSent]
+    );
+    let record = store.record(&device).await.unwrap().unwrap();
+    assert_eq!(
+        record.server_code.unwrap().state,
+        ServerCodeState::Sent { at: at(2) }
+    );
+    // An unaccepted code may be replaced.
+    let second = code(0x42);
+    store
+        .commit_server_code(&target, second.clone(), second.escrow_key(), at(3))
+        .await
+        .unwrap();
+    let answered = Change::ServerCodeAnswered {
+        escrow_key: second.escrow_key(),
+        status: "SUCCESS".into(),
+    };
+    store.apply(&device, answered, at(4)).await.unwrap();
+    let record = store.record(&device).await.unwrap().unwrap();
+    assert!(record.server_code.is_none());
+    let accepted = record.accepted_server_code.clone().unwrap();
+    assert_eq!(accepted.code, second);
+    assert_eq!(accepted.state, ServerCodeState::Accepted { at: at(4) });
+    // Accepted: a new code is refused, then allowed beside it when asked; both are tried.
+    let third = code(0x43);
+    let err = store
+        .commit_server_code(&target, third.clone(), third.escrow_key(), at(5))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::ServerCodeAccepted { .. }),
+        "{err}"
+    );
+    store
+        .commit_server_code(
+            &target.clone().beside_accepted(),
+            third.clone(),
+            third.escrow_key(),
+            at(6),
+        )
+        .await
+        .unwrap();
+    let record = store.record(&device).await.unwrap().unwrap();
+    let tried: Vec<_> = record
+        .server_codes()
+        .iter()
+        .map(|c| c.code.clone())
+        .collect();
+    assert_eq!(tried, vec![second.clone(), third.clone()]);
+    let refused = Change::ServerCodeAnswered {
+        escrow_key: third.escrow_key(),
+        status: "DEVICE_ALREADY_LOCKED".into(),
+    };
+    store.apply(&device, refused, at(7)).await.unwrap();
+    let record = store.record(&device).await.unwrap().unwrap();
+    assert_eq!(record.accepted_server_code.as_ref().unwrap().code, second);
+    assert_eq!(
+        record.server_code.as_ref().unwrap().state.status(),
+        Some("DEVICE_ALREADY_LOCKED")
+    );
+    // A backup keeps all of it.
+    let line = RecordJson::from_record(&record, true).to_line();
+    let back = RecordJson::from_line(&line).unwrap().into_record().unwrap();
+    assert_eq!(back, record);
+    let names: Vec<&str> = store
+        .history(&device)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.event.name())
+        .collect();
+    assert!(names.contains(&"server_code_sent") && names.contains(&"server_code_answered"));
+}
+
+/// The store keeps its own secrets (the enrollment service's token) sealed like codes.
+async fn store_secrets(store: &impl CodeStore) {
+    assert!(store.secret("dep-token").await.unwrap().is_none());
+    store
+        .put_secret("dep-token", b"{\"consumer_key\":\"CK_x\"}", at(0))
+        .await
+        .unwrap();
+    store
+        .put_secret("dep-token", b"second", at(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.secret("dep-token").await.unwrap().unwrap().as_slice(),
+        b"second"
+    );
+    assert!(store.put_secret("bad name!", b"x", at(2)).await.is_err());
 }
 
 async fn missing_window(store: &impl CodeStore) {

@@ -8,7 +8,7 @@ use mdm_protocol::{
 
 use crate::samples::{CODE, all_commands, all_responses};
 
-/// Runs `python3 -c script args…`. Without python3 the test fails and says so: CPython's
+/// Runs `python3 -c script args…`. Without python3 the test fails and says so: `CPython`'s
 /// `plistlib` is the independent reader and writer these tests compare against.
 fn python(script: &str, args: &[&Path]) -> Option<String> {
     let output = match Process::new("python3")

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod device_list;
 pub mod device_report;
 pub mod input;
+pub mod lock;
 mod secret_buffer;
 pub mod server_code;
 pub mod store_setup;

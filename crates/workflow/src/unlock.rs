@@ -127,7 +127,8 @@ pub async fn find_record(
 /// The plan for a device: its record's identity with `overrides` taken over it
 /// ([`DeviceIdentity::merge`]: a field given replaces the stored one), and the codes — those
 /// `given`, in their order (labelled as the stored code they equal, so the history says which),
-/// else the stored device code, then the stored server code.
+/// else the stored device code, then the server code Apple accepted, then a server code whose
+/// answer is unknown ([`DeviceRecord::server_codes`]).
 ///
 /// IMEIs in `overrides` are taken as typed by a person and checked (their Luhn check digit);
 /// those the device reported are sent as they came (`escrow-client` removes the spaces).
@@ -171,12 +172,19 @@ pub fn plan(
     let request = builder.build()?;
 
     let stored_device = record.and_then(|r| r.device_code.as_ref()).map(|d| &d.code);
-    let stored_server = record.and_then(|r| r.server_code.as_ref()).map(|s| &s.code);
+    // The server code Apple accepted first, then one whose answer is unknown.
+    let stored_server: Vec<&BypassCode> = record
+        .map(|r| r.server_codes().into_iter().map(|c| &c.code).collect())
+        .unwrap_or_default();
     let codes: Vec<(CodeSource, BypassCode)> = if given.is_empty() {
         stored_device
             .map(|code| (CodeSource::Device, code.clone()))
             .into_iter()
-            .chain(stored_server.map(|code| (CodeSource::Server, code.clone())))
+            .chain(
+                stored_server
+                    .iter()
+                    .map(|code| (CodeSource::Server, (*code).clone())),
+            )
             .collect()
     } else {
         given
@@ -184,7 +192,7 @@ pub fn plan(
             .map(|(source, code)| {
                 if stored_device == Some(&code) {
                     (CodeSource::Device, code)
-                } else if stored_server == Some(&code) {
+                } else if stored_server.contains(&&code) {
                     (CodeSource::Server, code)
                 } else {
                     (source, code)

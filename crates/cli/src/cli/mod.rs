@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod codes;
+mod dep;
 mod generate;
 mod protocol;
 mod store;
@@ -37,6 +38,9 @@ pub enum Command {
     /// The store of both codes per device (`code-store`).
     #[command(flatten)]
     Store(store::Command),
+    /// Locking devices through Apple's device enrollment service (`dep-client`).
+    #[command(flatten)]
+    Dep(dep::Command),
 }
 
 /// Runs a parsed command line; `Ok` carries the exit status of a command that ran to completion.
@@ -46,5 +50,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, alb_cli::Error> {
         Command::Protocol(command) => protocol::run(command),
         Command::Unlock(command) => unlock::run(command, &cli.store),
         Command::Store(command) => store::run(command, &cli.store),
+        Command::Dep(command) => dep::run(command, &cli.store),
     }
 }
