@@ -232,16 +232,48 @@ impl<'a> MessageReport<'a> {
         line
     }
 
-    /// Writes the report as one line: JSON with `json`, the summary otherwise.
+    /// Writes the report: one JSON line with `json`; otherwise the summary line, then one
+    /// indented line per typed field of the payload (`Key.Sub = value`, secrets redacted unless
+    /// revealed, untrusted text escaped).
     ///
     /// # Errors
     /// Any error of `out`.
     pub fn write(&self, out: &mut impl Write, json: bool) -> io::Result<()> {
         if json {
-            write_json_line(out, &self.to_json())
-        } else {
-            writeln!(out, "{}", self.summary())
+            return write_json_line(out, &self.to_json());
         }
+        writeln!(out, "{}", self.summary())?;
+        if let Some(Json::Object(payload)) = self.to_json().get("payload") {
+            for (key, value) in payload {
+                write_field(out, key, value)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One field per line, nested keys joined by `.` and array items by their index.
+fn write_field(out: &mut impl Write, path: &str, value: &Json) -> io::Result<()> {
+    match value {
+        Json::Object(map) if !map.is_empty() => {
+            for (key, item) in map {
+                write_field(out, &format!("{path}.{key}"), item)?;
+            }
+            Ok(())
+        }
+        Json::Array(items) if !items.is_empty() => {
+            for (index, item) in items.iter().enumerate() {
+                write_field(out, &format!("{path}.{index}"), item)?;
+            }
+            Ok(())
+        }
+        Json::String(text) => writeln!(
+            out,
+            "  {} = {}",
+            printable::Escaped(path),
+            printable::Escaped(text)
+        ),
+        other => writeln!(out, "  {} = {other}", printable::Escaped(path)),
     }
 }
 

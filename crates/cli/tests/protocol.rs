@@ -233,3 +233,84 @@ fn parse_reads_standard_input_and_enforces_the_size_limit() {
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("larger than the limit of 64 bytes"));
 }
+
+/// Every request type of Apple's schema, each with where it is available.
+#[test]
+fn command_list_shows_every_request_type_with_its_availability() {
+    let output = alb(&["command", "--list"], None);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let listed = text(&output.stdout);
+    assert_eq!(listed.lines().count(), mdm_protocol::CommandType::ALL.len());
+    let lock = listed
+        .lines()
+        .find(|l| l.starts_with("ActivationLockBypassCode "))
+        .unwrap();
+    assert!(lock.contains("iOS 7.1+ (supervised)"), "{lock}");
+}
+
+/// Any request type, its keys from `--set` or `--payload`, checked against the schema with the
+/// key path; the result is the typed command, its secrets redacted by `alb parse`.
+#[test]
+fn command_builds_any_request_type_from_the_schema() {
+    let output = alb(
+        &[
+            "command",
+            "DeviceLock",
+            "--set",
+            "PIN=123456",
+            "--set",
+            "Message=Lost: call IT",
+        ],
+        None,
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let command =
+        mdm_protocol::Command::parse(&output.stdout, &mdm_protocol::Limits::DEFAULT).unwrap();
+    assert_eq!(command.request.request_type(), "DeviceLock");
+    let parsed = alb(&["parse", "--json", "-"], Some(&output.stdout));
+    let report = &json_lines(&parsed)[0];
+    assert_eq!(report["payload"]["PIN"], "<redacted>");
+    assert_eq!(report["payload"]["Message"], "Lost: call IT");
+
+    let dir = tempfile::tempdir().unwrap();
+    let payload = dir.path().join("settings.json");
+    std::fs::write(
+        &payload,
+        r#"{"Settings": [{"Item": "DeviceName", "DeviceName": "Kiosk 4"}]}"#,
+    )
+    .unwrap();
+    let output = alb(
+        &[
+            "command",
+            "Settings",
+            "--payload",
+            payload.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("Kiosk 4"));
+
+    for (args, expected) in [
+        (
+            &["command", "DeviceLock", "--set", "Bogus=1"][..],
+            "Bogus: unknown key",
+        ),
+        (&["command", "DeviceLock", "--set", "PIN"][..], "PIN"),
+        (
+            &[
+                "command",
+                "EraseDevice",
+                "--set",
+                "DisallowProximitySetup=maybe",
+            ][..],
+            "DisallowProximitySetup",
+        ),
+    ] {
+        let output = alb(args, None);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty());
+    }
+}

@@ -11,20 +11,36 @@ use alb_cli::{Error, MessageReport, ProtocolError, encode_command, read_message}
 use alb_workflow::input;
 use clap::Subcommand;
 use mdm_protocol::{
-    CertificateList, ClearPasscode, Command as MdmCommand, CommandRequest, DeviceInformation,
-    Limits, Password, RequestType, SetFirmwarePassword, UnlockToken, UnlockUserAccount,
-    VerifyFirmwarePassword,
+    CertificateList, ClearPasscode, Command as MdmCommand, CommandBuilder, CommandRequest,
+    CommandType, DeviceInformation, Limits, Password, RequestType, SetFirmwarePassword,
+    UnlockToken, UnlockUserAccount, VerifyFirmwarePassword,
 };
 use zeroize::Zeroizing;
 
 /// Subcommands about MDM property lists.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print an MDM command's property list (XML, or binary with `--binary`).
+    /// Print an MDM command's property list (XML, or binary with `--binary`): any of Apple's
+    /// request types, its keys from `--set KEY=VALUE` or `--payload FILE`, checked against
+    /// Apple's schema. `--list` shows every request type with its availability.
     #[command(name = "command")]
     MdmCommand {
-        /// The request type, e.g. `ActivationLockBypassCode`, `ClearPasscode`, `DeviceInformation`.
-        request_type: String,
+        /// The request type, e.g. `ActivationLockBypassCode`, `DeviceLock`, `Settings`.
+        #[arg(required_unless_present = "list")]
+        request_type: Option<String>,
+        /// List every request type of Apple's schema, with where it is available.
+        #[arg(long, conflicts_with = "request_type")]
+        list: bool,
+        /// Set a key of the command: `KEY=VALUE`, the key path joined by `.` (`Settings.0.Item`,
+        /// array items numbered from 0), the value read as the schema's type (JSON for arrays
+        /// and dictionaries, base64 or `hex:` for data). Unknown keys and wrong types are refused
+        /// with the key path.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// The command's keys from a file: a JSON object or a property-list dictionary (checked
+        /// like `--set`, applied before it).
+        #[arg(long, value_name = "FILE")]
+        payload: Option<PathBuf>,
         /// The `CommandUUID` (a fresh random UUID when absent).
         #[arg(long)]
         uuid: Option<String>,
@@ -73,8 +89,15 @@ pub enum Command {
 /// Runs `alb command` or `alb parse`.
 pub fn run(command: Command) -> Result<ExitCode, Error> {
     match command {
+        Command::MdmCommand { list: true, .. } => {
+            list_request_types()?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::MdmCommand {
             request_type,
+            list: _,
+            sets,
+            payload,
             uuid,
             binary,
             unlock_token_file,
@@ -94,10 +117,16 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
                 current_password_file,
                 allow_oroms,
             };
-            let request = build_request(&request_type, options)?;
-            let command = match uuid {
-                Some(uuid) => MdmCommand::with_uuid(uuid, request),
-                None => MdmCommand::new(request),
+            let request_type = request_type.unwrap_or_default();
+            let hand_written = request_type.parse::<RequestType>().ok();
+            let command = if sets.is_empty() && payload.is_none() && hand_written.is_some() {
+                let request = build_request(&request_type, options)?;
+                match uuid {
+                    Some(uuid) => MdmCommand::with_uuid(uuid, request),
+                    None => MdmCommand::new(request),
+                }
+            } else {
+                build_from_schema(&request_type, &sets, payload.as_deref(), uuid)?
             };
             let bytes = Zeroizing::new(encode_command(&command, binary)?);
             let mut out = io::stdout().lock();
@@ -122,6 +151,68 @@ struct CommandOptions {
     password_file: Option<PathBuf>,
     current_password_file: Option<PathBuf>,
     allow_oroms: bool,
+}
+
+/// Prints every request type of Apple's schema: its name, title and availability.
+fn list_request_types() -> Result<(), Error> {
+    let mut out = io::stdout().lock();
+    for command_type in CommandType::ALL {
+        writeln!(
+            out,
+            "{:<40} {}: {}",
+            command_type.as_str(),
+            command_type.title(),
+            command_type.availability()
+        )?;
+    }
+    Ok(())
+}
+
+/// The largest `--payload` file read.
+const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
+
+/// A command of any request type from `--payload` and `--set`, checked against the schema.
+fn build_from_schema(
+    request_type: &str,
+    sets: &[String],
+    payload: Option<&Path>,
+    uuid: Option<String>,
+) -> Result<MdmCommand, Error> {
+    let mut builder = CommandBuilder::for_request_type(request_type).map_err(schema_error)?;
+    if let Some(path) = payload {
+        let name = format!("payload file {}", path.display());
+        let bytes = input::read_file(path, &name, MAX_PAYLOAD_BYTES)?;
+        if bytes.trim_ascii_start().starts_with(b"{") {
+            builder
+                .set_json(input::utf8(&name, &bytes)?)
+                .map_err(schema_error)?;
+        } else {
+            let value = mdm_protocol::plist::Value::from_reader(io::Cursor::new(&bytes[..]))
+                .map_err(|e| usage(format!("{name}: not JSON or a property list: {e}")))?;
+            let dict = value
+                .as_dictionary()
+                .ok_or_else(|| usage(format!("{name}: the property list is not a dictionary")))?;
+            builder.set_plist(dict).map_err(schema_error)?;
+        }
+    }
+    for assignment in sets {
+        builder.set_assignment(assignment).map_err(schema_error)?;
+    }
+    if let Some(uuid) = uuid {
+        builder.uuid(uuid);
+    }
+    builder.build().map_err(schema_error)
+}
+
+fn schema_error(error: mdm_protocol::BuildError) -> Error {
+    if let mdm_protocol::BuildError::UnknownRequestType { .. } = &error {
+        let names: Vec<&str> = CommandType::ALL.iter().map(|t| t.as_str()).collect();
+        return usage(format!(
+            "{error}; known (alb command --list): {}",
+            names.join(", ")
+        ));
+    }
+    usage(error.to_string())
 }
 
 fn usage(message: String) -> Error {
