@@ -264,8 +264,7 @@ fn command_builds_any_request_type_from_the_schema() {
         None,
     );
     assert!(output.status.success(), "{}", text(&output.stderr));
-    let command =
-        mdm_protocol::Command::parse(&output.stdout, &mdm_protocol::Limits::DEFAULT).unwrap();
+    let command = mdm_protocol::Command::parse(&output.stdout, &Limits::DEFAULT).unwrap();
     assert_eq!(command.request.request_type(), "DeviceLock");
     let parsed = alb(&["parse", "--json", "-"], Some(&output.stdout));
     let report = &json_lines(&parsed)[0];
