@@ -9,6 +9,7 @@ mod cli;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    cli::init_logging(args.verbose);
     match cli::run(args) {
         Ok(status) => status,
         Err(error) => {

@@ -178,6 +178,25 @@ pub enum Ignored {
     AcceptedServerCodeKept,
 }
 
+impl Ignored {
+    /// A stable name (`alb ingest --json`): `empty_device_code`, `same_device_code`...
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::EmptyDeviceCode => "empty_device_code",
+            Self::SameDeviceCode => "same_device_code",
+            Self::SameServerCode => "same_server_code",
+            Self::EmptyUnlockToken => "empty_unlock_token",
+            Self::SameUnlockToken => "same_unlock_token",
+            Self::OlderEnrolment => "older_enrolment",
+            Self::OlderValue => "older_value",
+            Self::SerialTaken => "serial_taken",
+            Self::NotThePendingServerCode => "not_the_pending_server_code",
+            Self::AcceptedServerCodeKept => "accepted_server_code_kept",
+        }
+    }
+}
+
 /// Why part of a change was ignored, in words (the one text: `alb ingest`).
 impl core::fmt::Display for Ignored {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -198,7 +217,7 @@ impl core::fmt::Display for Ignored {
     }
 }
 
-/// The result of applying a [`Change`]: what was recorded, and what was ignored and why.
+/// The result of applying a [`Change`](crate::Change): what was recorded, and what was ignored and why.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
     /// The events appended to the history, in order (empty when nothing changed).

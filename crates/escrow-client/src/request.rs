@@ -88,7 +88,7 @@ impl UnlockRequest {
     ///
     /// The IMEI's check digit is not checked here: the request carries what the device
     /// reported, which is what Apple compares (Apple's own example IMEIs fail the Luhn check).
-    /// A value a person typed can be checked first with [`check_typed_imei`].
+    /// A value a person typed can be checked first with [`check_typed_imei`](crate::check_typed_imei).
     ///
     /// # Errors
     /// The first field that is missing or malformed.

@@ -100,7 +100,7 @@ pub fn default_key_path() -> PathBuf {
 ///
 /// # Errors
 /// [`SetupError::Key`] when no key can be made; [`SetupError::KeyFile`] when the file
-/// exists (its error kind is then [`io::ErrorKind::AlreadyExists`]) or cannot be written.
+/// exists (its error kind is then [`std::io::ErrorKind::AlreadyExists`]) or cannot be written.
 pub fn write_new_key_file(path: &Path) -> Result<(), SetupError> {
     use std::{io::Write, os::unix::fs::DirBuilderExt};
     let key = code_store::StoreKey::generate().map_err(|source| SetupError::Key {

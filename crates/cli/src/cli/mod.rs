@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use std::io::Write as _;
+
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 mod codes;
 mod dep;
@@ -21,6 +23,30 @@ pub struct Cli {
     /// The code store: `--store`, `--key-file`, `--cleartext` (global options).
     #[command(flatten)]
     pub store: store::StoreArgs,
+    /// Log what the libraries do on standard error: `-v` informs, `-vv` debugs, `-vvv` traces
+    /// (`RUST_LOG`, when set, chooses instead). Secrets never appear in the log.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Sends the libraries' `tracing` output to standard error, as `-v` or `RUST_LOG` asks.
+pub fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => EnvFilter::new(directives),
+        _ => EnvFilter::new(match verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }),
+    };
+    // A second initialisation (never in the binary) is ignored.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
 }
 
 /// Every subcommand, grouped by the crate it composes.
@@ -41,6 +67,13 @@ pub enum Command {
     /// Locking devices through Apple's device enrollment service (`dep-client`).
     #[command(flatten)]
     Dep(dep::Command),
+    /// Print the shell completion script (`alb completions bash > /etc/bash_completion.d/alb`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page in roff (`alb man > /usr/local/share/man/man1/alb.1`).
+    Man,
 }
 
 /// Runs a parsed command line; `Ok` carries the exit status of a command that ran to completion.
@@ -51,5 +84,17 @@ pub fn run(cli: Cli) -> Result<ExitCode, alb_cli::Error> {
         Command::Unlock(command) => unlock::run(command, &cli.store),
         Command::Store(command) => store::run(command, &cli.store),
         Command::Dep(command) => dep::run(command, &cli.store),
+        Command::Completions { shell } => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "alb", &mut out);
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
