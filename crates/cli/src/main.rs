@@ -3,14 +3,15 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 mod cli;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let (args, context) = match cli::parse() {
+        Ok(parsed) => parsed,
+        Err(status) => return status,
+    };
     cli::init_logging(args.verbose);
-    match cli::run(args) {
+    match cli::run(args, &context) {
         Ok(status) => status,
         Err(error) => {
             alb_cli::diagnostic(&error);

@@ -5,8 +5,10 @@
 static ALLOCATOR: heap_residue::ResidueAllocator = heap_residue::ResidueAllocator;
 
 mod codes;
+mod config;
 mod flow;
 mod lock;
+mod logging;
 mod protocol;
 mod residue;
 mod store;

@@ -212,9 +212,14 @@ pub async fn ingest(
     if let Some(udid) = &udid {
         // A reported serial number merges the device's placeholder, or is refused when another
         // enrolled device has it: the store's rule, inside the identity change.
+        // Changes carry codes and tokens: their `Debug` form redacts them.
+        tracing::debug!(%udid, message = %kind, ?changes, "applying a device's report");
         for change in changes {
             outcomes.push(store.apply(udid, change, now).await?);
         }
+        tracing::info!(%udid, message = %kind, outcomes = ?outcomes, "device report stored");
+    } else {
+        tracing::info!(message = %kind, "message from no device: nothing stored");
     }
     Ok(Ingested {
         message: kind,

@@ -74,6 +74,7 @@ where
                 .await
                 .map_err(IssueError::from)?;
             // Durable: from here on the code may leave.
+            tracing::info!(udid = %committed.udid, "server code committed");
             issued(IssuedCode {
                 udid: committed.udid,
                 serial: target.serial.clone(),

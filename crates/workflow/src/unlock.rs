@@ -311,6 +311,7 @@ async fn record_attempt(
         } => AttemptOutcome::Rejected,
         _ => AttemptOutcome::Failed,
     };
+    tracing::info!(%udid, code = ?code, outcome = ?how, "unlock attempt recorded");
     store
         .apply(
             udid,

@@ -90,10 +90,10 @@ pub struct LockArgs {
     #[arg(long)]
     pub new_code: bool,
     /// The service (https:// only; default: Apple's).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "ALB_DEP_URL")]
     pub dep_url: Option<String>,
     /// Trust only the CA certificates in this PEM file for the service.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "ALB_DEP_CA_FILE")]
     pub dep_ca_file: Option<PathBuf>,
     /// One JSON object per device.
     #[arg(long)]

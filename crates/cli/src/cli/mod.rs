@@ -4,9 +4,10 @@ use std::process::ExitCode;
 
 use std::io::Write as _;
 
-use clap::{CommandFactory as _, Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 mod codes;
+mod config;
 mod dep;
 mod generate;
 mod protocol;
@@ -23,6 +24,9 @@ pub struct Cli {
     /// The code store: `--store`, `--key-file`, `--cleartext` (global options).
     #[command(flatten)]
     pub store: store::StoreArgs,
+    /// The configuration file (`--config`, global).
+    #[command(flatten)]
+    pub config: config::ConfigArgs,
     /// Log what the libraries do on standard error: `-v` informs, `-vv` debugs, `-vvv` traces
     /// (`RUST_LOG`, when set, chooses instead). Secrets never appear in the log.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -74,10 +78,45 @@ pub enum Command {
     },
     /// Print the manual page in roff (`alb man > /usr/local/share/man/man1/alb.1`).
     Man,
+    /// Show every setting the configuration file and `ALB_*` variables can hold: its value
+    /// (passwords hidden) and where it comes from (flag, environment, file, default).
+    Config(config::ShowArgs),
+}
+
+/// What the command line was read with: the configuration file and the parsed matches.
+pub struct Context {
+    settings: Vec<config::Setting>,
+    file: config::ConfigFile,
+    matches: clap::ArgMatches,
+}
+
+/// Reads the configuration file, then the command line with the file's values as defaults.
+/// On a bad file or command line, prints why and gives the exit status.
+pub fn parse() -> Result<(Cli, Context), ExitCode> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = Cli::command();
+    let settings = config::settings(&command);
+    let file = match config::load(config::locate(&args), &settings) {
+        Ok(file) => file,
+        Err(error) => {
+            alb_cli::diagnostic(&error);
+            return Err(ExitCode::from(2));
+        }
+    };
+    let matches = config::apply(command, &file).get_matches_from(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    Ok((
+        cli,
+        Context {
+            settings,
+            file,
+            matches,
+        },
+    ))
 }
 
 /// Runs a parsed command line; `Ok` carries the exit status of a command that ran to completion.
-pub fn run(cli: Cli) -> Result<ExitCode, alb_cli::Error> {
+pub fn run(cli: Cli, context: &Context) -> Result<ExitCode, alb_cli::Error> {
     match cli.command {
         Command::Codes(command) => codes::run(command, &cli.store),
         Command::Protocol(command) => protocol::run(command),
@@ -95,6 +134,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, alb_cli::Error> {
             clap_mangen::Man::new(Cli::command()).render(&mut out)?;
             out.flush()?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(args) => {
+            let matches = context
+                .matches
+                .subcommand_matches("config")
+                .unwrap_or(&context.matches);
+            config::show(&args, &context.settings, &context.file, matches)
         }
     }
 }

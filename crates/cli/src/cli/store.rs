@@ -36,7 +36,7 @@ pub struct StoreArgs {
     pub store: Option<String>,
     /// File holding the store key (`alb keygen` output; more lines = older keys, for reading).
     /// Without it, the key is read from the `ALB_STORE_KEY` environment variable.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", env = "ALB_KEY_FILE")]
     pub key_file: Option<PathBuf>,
     /// Store secrets unencrypted when no key is given (throw-away stores only).
     #[arg(long, global = true)]

@@ -31,22 +31,22 @@ pub struct UnlockArgs {
     /// The device's UDID or serial number, to find its record in the store (`--store`).
     pub device: Option<String>,
     /// The organisation name sent to Apple for its audit (`orgName`).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", env = "ALB_ORG_NAME")]
     pub org_name: String,
     /// Who asks: e-mail, LDAP id or name (`guid`).
-    #[arg(long, value_name = "WHO")]
+    #[arg(long, value_name = "WHO", env = "ALB_GUID")]
     pub guid: String,
     /// The MDM server's APNs identity: a PEM file (certificate and key) or PKCS#12 (.p12/.pfx).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "ALB_IDENTITY")]
     pub identity: PathBuf,
     /// The environment variable holding the PKCS#12 password.
-    #[arg(long, value_name = "VAR")]
+    #[arg(long, value_name = "VAR", env = "ALB_IDENTITY_PASSWORD_ENV")]
     pub identity_password_env: Option<String>,
     /// The unlock endpoint (https:// only; default: Apple's).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "ALB_ENDPOINT")]
     pub endpoint: Option<String>,
     /// Trust only the CA certificates in this PEM file instead of the public roots.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "ALB_CA_FILE")]
     pub ca_file: Option<PathBuf>,
     /// A bypass code to try, in order (repeat: device code first, then server code).
     #[arg(long = "code", value_name = "CODE")]
@@ -71,15 +71,15 @@ pub struct UnlockArgs {
     #[arg(long, value_name = "M", requires = "serial")]
     pub meid: Option<String>,
     /// Time limit for one exchange with Apple, in seconds [default: escrow-client's, 30].
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", env = "ALB_ATTEMPT_TIMEOUT")]
     pub attempt_timeout: Option<f64>,
     /// Time limit for the whole unlock (every code, retry and wait), in seconds [default:
     /// escrow-client's, 120].
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", env = "ALB_DEADLINE")]
     pub deadline: Option<f64>,
     /// Tries per code when Apple's service fails (5xx, time-outs, connection failures)
     /// [default: escrow-client's, 4].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10))]
+    #[arg(long, value_name = "N", env = "ALB_MAX_TRIES", value_parser = clap::value_parser!(u32).range(1..=10))]
     pub max_tries: Option<u32>,
     /// Print one JSON object: `unlocked`, `code`, `verdict`, `attempts`.
     #[arg(long)]
