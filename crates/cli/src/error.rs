@@ -39,6 +39,9 @@ pub enum Error {
     /// The client configuration is not usable (endpoint, CA file, settings).
     #[error("{0}")]
     EscrowConfig(#[from] escrow_client::ConfigError),
+    /// The proxy of the environment (`HTTPS_PROXY`, `ALL_PROXY`) cannot be used.
+    #[error("{0}")]
+    Proxy(#[from] alb_proxy::ProxyError),
     /// A time limit given is not a positive number of seconds.
     #[error("{option}: expected a positive number of seconds")]
     Duration {

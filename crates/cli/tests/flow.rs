@@ -47,13 +47,30 @@ impl Operator {
         ]
     }
 
-    /// Runs `alb --store ... --key-file ... ARGS`.
+    /// Runs `alb --store ... --key-file ... ARGS`, direct (no proxy of the environment).
     pub(crate) fn alb(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_alb"))
+        self.alb_with_env(args, &[])
+    }
+
+    /// [`Self::alb`] with these environment variables set.
+    pub(crate) fn alb_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_alb"));
+        for proxy in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ] {
+            command.env_remove(proxy);
+        }
+        command
             .args(self.store_args())
             .args(args)
             .env_remove("ALB_STORE")
             .env_remove("ALB_STORE_KEY")
+            .envs(env.iter().copied())
             .output()
             .expect("alb runs")
     }

@@ -9,6 +9,7 @@
 use core::time::Duration;
 use std::process::Stdio;
 
+use alb_test_support::ConnectProxy;
 use alb_testbed::{EscrowService, Fleet, SimulatedDevice};
 use bypass_code::EscrowKey;
 use dep_client::testing::{Scripted, StandIn, TestPki, TokenFileBuilder, random_token};
@@ -112,10 +113,14 @@ impl Setup {
     }
 
     fn lock(&self) -> (Option<i32>, serde_json::Value) {
+        self.lock_with_env(&[])
+    }
+
+    fn lock_with_env(&self, env: &[(&str, &str)]) -> (Option<i32>, serde_json::Value) {
         let args = self.lock_args();
         let output = self
             .op
-            .alb(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            .alb_with_env(&args.iter().map(String::as_str).collect::<Vec<_>>(), env);
         let stdout = text(&output.stdout);
         (
             output.status.code(),
@@ -141,7 +146,14 @@ impl Setup {
 #[test]
 fn lock_then_unlock_an_erased_device_with_the_code_apple_accepted() {
     let s = setup(21);
-    let (status, report) = s.lock();
+    // Both services are reached through the enterprise proxy of the environment.
+    let proxy = s.runtime.block_on(ConnectProxy::start(None)).unwrap();
+    let through_proxy = [("HTTPS_PROXY", proxy.url())];
+    let through_proxy: Vec<(&str, &str)> = through_proxy
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+    let (status, report) = s.lock_with_env(&through_proxy);
     assert_eq!(status, Some(0), "{report}");
     assert_eq!(report["outcome"], "locked");
     assert_eq!(report["new_code"], true);
@@ -184,22 +196,41 @@ fn lock_then_unlock_an_erased_device_with_the_code_apple_accepted() {
         .block_on(EscrowService::start(s.fleet.clone()))
         .unwrap();
     let (identity, ca) = service.write_client_files(s.op.dir.path()).unwrap();
-    let report = json(&s.op.ok(&[
-        "unlock",
-        &s.serial,
-        "--org-name",
-        "Example",
-        "--guid",
-        "it@example.com",
-        "--identity",
-        arg(&identity),
-        "--ca-file",
-        arg(&ca),
-        "--endpoint",
-        &service.url(),
-        "--json",
-    ]));
+    let unlocked = s.op.alb_with_env(
+        &[
+            "unlock",
+            &s.serial,
+            "--org-name",
+            "Example",
+            "--guid",
+            "it@example.com",
+            "--identity",
+            arg(&identity),
+            "--ca-file",
+            arg(&ca),
+            "--endpoint",
+            &service.url(),
+            "--json",
+        ],
+        &through_proxy,
+    );
+    assert!(unlocked.status.success(), "{}", text(&unlocked.stderr));
+    let report = json(&text(&unlocked.stdout));
     assert_eq!(report["unlocked"], true, "{report}");
+    // The proxy carried the lock (to the enrollment service) and the unlock (to the escrow
+    // service), each in a tunnel it opened.
+    let tunnels = proxy.tunnels();
+    let host_port = |url: &str| url.split('/').nth(2).unwrap().to_owned();
+    let destinations: Vec<&str> = tunnels.iter().map(|t| t.destination.as_str()).collect();
+    assert!(
+        destinations.contains(&host_port(&s.dep.base_url()).as_str()),
+        "{destinations:?}"
+    );
+    assert!(
+        destinations.contains(&host_port(&service.url()).as_str()),
+        "{destinations:?}"
+    );
+    assert!(tunnels.iter().all(|t| t.opened));
     assert_eq!(report["code"], "server");
     assert_eq!(
         s.fleet.with_device(&s.serial, |d| d.is_locked()),

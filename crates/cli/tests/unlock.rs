@@ -8,7 +8,7 @@ use std::{
     process::{Command, Output},
 };
 
-use alb_test_support::{RecordingServer, Reply, TestPki};
+use alb_test_support::{ConnectProxy, RecordingServer, Reply, TestPki};
 use bypass_code::BypassCode;
 use code_store::{
     AttemptOutcome, Change, CodeKind, CodeStore, DeviceIdentity, Event, Protection, SqliteStore,
@@ -76,7 +76,19 @@ async fn alb(args: Vec<String>, env: &[(&str, &str)]) -> Output {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_alb"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_alb"));
+        // Direct unless the test says otherwise: no proxy of the environment.
+        for proxy in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ] {
+            command.env_remove(proxy);
+        }
+        command
             .args(&args)
             .env_remove("ALB_STORE")
             .env_remove("ALB_STORE_KEY")
@@ -676,5 +688,71 @@ async fn huge_time_limits_are_accepted_without_overflow() {
         text(&output.stderr).contains("--deadline"),
         "{}",
         text(&output.stderr)
+    );
+}
+
+/// `HTTPS_PROXY` (with credentials in its URL) carries the unlock through a CONNECT tunnel, TLS
+/// and the client certificate end to end inside it; `NO_PROXY` sends it direct; a proxy value
+/// that cannot be used stops the unlock before any request, naming the variable.
+#[tokio::test]
+async fn the_unlock_goes_through_the_https_proxy_of_the_environment() {
+    let pki = TestPki::new();
+    let files = files(&pki);
+    let server = RecordingServer::start(&pki, [Reply::status(200), Reply::status(200)])
+        .await
+        .unwrap();
+    let proxy = ConnectProxy::start(Some(("ops", "pr0xy-pw")))
+        .await
+        .unwrap();
+    let mut args = base_args(&server, &files.identity_pem, &files.ca);
+    args.extend(["--code".to_owned(), DEVICE_CODE.to_owned()]);
+    let with_credentials = format!("http://ops:pr0xy-pw@{}", proxy.addr());
+    let server_at = server.url().split('/').nth(2).unwrap().to_owned();
+
+    let output = alb(args.clone(), &[("HTTPS_PROXY", &with_credentials)]).await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let tunnels = proxy.tunnels();
+    assert_eq!(tunnels.len(), 1, "{tunnels:?}");
+    assert_eq!(tunnels[0].destination, server_at);
+    assert!(tunnels[0].opened);
+    assert_eq!(server.requests().len(), 1);
+
+    // The lower-case spelling, and NO_PROXY naming the server's address: direct.
+    let output = alb(
+        args.clone(),
+        &[
+            ("https_proxy", &with_credentials),
+            ("NO_PROXY", "localhost,127.0.0.1"),
+        ],
+    )
+    .await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(proxy.tunnels().len(), 1, "the proxy saw nothing more");
+    assert_eq!(server.requests().len(), 2);
+
+    // Without the credentials the proxy refuses: the attempt fails, saying why, no secret.
+    let output = alb(args.clone(), &[("HTTPS_PROXY", &proxy.url())]).await;
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let printed = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(printed.contains(&proxy.addr().to_string()), "{printed}");
+    assert_eq!(server.requests().len(), 2);
+
+    for bad in ["socks5://127.0.0.1:1080", "https://proxy.example:3128"] {
+        let output = alb(args.clone(), &[("HTTPS_PROXY", bad)]).await;
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        let err = text(&output.stderr);
+        assert!(
+            err.contains("HTTPS_PROXY: unsupported proxy scheme"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "nothing sent with an unusable proxy"
+    );
+    assert!(
+        !printed.contains("pr0xy-pw"),
+        "the proxy password is never printed"
     );
 }

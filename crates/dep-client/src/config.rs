@@ -298,6 +298,9 @@ pub struct DepConfig {
     pub throttle: ThrottlePolicy,
     /// Connections kept open to the service for concurrent requests.
     pub max_idle_connections: usize,
+    /// The HTTPS proxy, if any (default: none, every connection direct; the environment's
+    /// with [`alb_proxy::ProxyConfig::from_env`]).
+    pub proxy: alb_proxy::ProxyConfig,
 }
 
 impl Default for DepConfig {
@@ -312,6 +315,7 @@ impl Default for DepConfig {
             max_body_bytes: 1024 * 1024,
             throttle: ThrottlePolicy::default(),
             max_idle_connections: 16,
+            proxy: alb_proxy::ProxyConfig::none(),
         }
     }
 }

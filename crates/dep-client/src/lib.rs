@@ -33,5 +33,7 @@ pub use secret::Secret;
 pub use session::SessionStats;
 pub use token::{KeyError, ServerToken, TokenError, TokenKeyPair, TokenPrivateKey};
 
+/// The proxy settings of [`DepConfig::proxy`] (re-exported from `alb-proxy`).
+pub use alb_proxy::{ProxyConfig, ProxyError};
 /// Re-exported so callers can name the escrow key without a separate dependency.
 pub use bypass_code::EscrowKey;

@@ -10,6 +10,7 @@ use core::{
     task::{Context, Poll},
 };
 
+use alb_proxy::ProxyConnector;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use hyper::{
     HeaderMap, Request, Uri,
@@ -38,7 +39,7 @@ pub(crate) struct Answer {
 /// The HTTP client, shared by every request of a [`DepClient`](crate::DepClient).
 #[derive(Clone)]
 pub(crate) struct Transport {
-    http: Client<HttpsConnector<HttpConnector>, SecretBody>,
+    http: Client<HttpsConnector<ProxyConnector>, SecretBody>,
     config: Arc<DepConfig>,
 }
 
@@ -65,7 +66,7 @@ impl Transport {
             .with_tls_config(tls)
             .https_only()
             .enable_http1()
-            .wrap_connector(tcp);
+            .wrap_connector(ProxyConnector::new(tcp, &config.proxy));
         let http = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(config.max_idle_connections)
             .build(connector);

@@ -10,6 +10,7 @@ use core::{
     time::Duration,
 };
 
+use alb_proxy::ProxyConnector;
 use bypass_code::BypassCode;
 use http_body_util::BodyExt as _;
 use hyper::{
@@ -57,7 +58,7 @@ fn instant_after(after: Duration) -> Instant {
 /// connection when the server keeps it open).
 #[derive(Clone)]
 pub struct EscrowClient {
-    http: Client<HttpsConnector<HttpConnector>, SecretBody>,
+    http: Client<HttpsConnector<ProxyConnector>, SecretBody>,
     config: Arc<EscrowConfig>,
 }
 
@@ -91,7 +92,7 @@ impl EscrowClient {
             .with_tls_config(tls)
             .https_only()
             .enable_http1()
-            .wrap_connector(tcp);
+            .wrap_connector(ProxyConnector::new(tcp, &config.proxy));
         let http = Client::builder(TokioExecutor::new()).build(connector);
         Ok(Self {
             http,

@@ -294,6 +294,9 @@ pub struct EscrowConfig {
     pub retry: RetryPolicy,
     /// How many bytes of each response body to keep for diagnostics.
     pub max_body_bytes: usize,
+    /// The HTTPS proxy, if any (default: none, every connection direct; the environment's
+    /// with [`alb_proxy::ProxyConfig::from_env`]).
+    pub proxy: alb_proxy::ProxyConfig,
 }
 
 impl Default for EscrowConfig {
@@ -305,6 +308,7 @@ impl Default for EscrowConfig {
             deadline: Duration::from_secs(120),
             retry: RetryPolicy::default(),
             max_body_bytes: 4096,
+            proxy: alb_proxy::ProxyConfig::none(),
         }
     }
 }

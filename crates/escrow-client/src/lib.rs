@@ -28,5 +28,7 @@ pub use outcome::{
 };
 pub use request::{UnlockRequest, UnlockRequestBuilder};
 
+/// The proxy settings of [`EscrowConfig::proxy`] (re-exported from `alb-proxy`).
+pub use alb_proxy::{ProxyConfig, ProxyError};
 /// Re-exported so callers can name the code type without a separate dependency.
 pub use bypass_code::BypassCode;

@@ -40,6 +40,7 @@ pub fn fast_config(pki: &TestPki, server: &RecordingServer) -> EscrowConfig {
             max_backoff: Duration::from_millis(40),
         },
         max_body_bytes: 256,
+        proxy: escrow_client::ProxyConfig::none(),
     }
 }
 

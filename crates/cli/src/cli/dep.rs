@@ -246,7 +246,10 @@ fn targets(args: &LockArgs) -> Result<Vec<ServerCodeTarget>, Error> {
 }
 
 fn config(args: &LockArgs) -> Result<DepConfig, Error> {
-    let mut config = DepConfig::default();
+    let mut config = DepConfig {
+        proxy: alb_proxy::ProxyConfig::from_env()?,
+        ..DepConfig::default()
+    };
     if let Some(url) = &args.dep_url {
         config.base_url = dep_client::BaseUrl::parse(url)?;
     }

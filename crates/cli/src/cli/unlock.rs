@@ -123,7 +123,10 @@ fn seconds(option: &'static str, value: f64) -> Result<Duration, Error> {
 /// The client configuration: escrow-client's defaults, with what the options change; an
 /// `http://` endpoint is refused here, before anything else.
 fn config(args: &UnlockArgs) -> Result<EscrowConfig, Error> {
-    let mut config = EscrowConfig::default();
+    let mut config = EscrowConfig {
+        proxy: alb_proxy::ProxyConfig::from_env()?,
+        ..EscrowConfig::default()
+    };
     if let Some(value) = args.attempt_timeout {
         config.attempt_timeout = seconds("--attempt-timeout", value)?;
     }
