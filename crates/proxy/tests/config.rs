@@ -1,5 +1,8 @@
 //! Which destinations go through the proxy, and which proxy values are refused.
 
+// Test helpers unwrap like the tests that call them.
+#![allow(clippy::unwrap_used)]
+
 use alb_proxy::{ProxyConfig, ProxyError};
 
 fn uri(text: &str) -> hyper::Uri {

@@ -1,5 +1,8 @@
 //! The connector against a real `CONNECT` proxy on loopback: tunnels through it, direct past it.
 
+// Test helpers unwrap like the tests that call them.
+#![allow(clippy::unwrap_used)]
+
 use alb_proxy::{ConnectError, ProxyConfig, ProxyConnector};
 use alb_test_support::ConnectProxy;
 use hyper_util::{client::legacy::connect::HttpConnector, rt::TokioIo};
@@ -10,7 +13,7 @@ use tokio::{
 use tower_service::Service as _;
 
 /// A TCP server that echoes what it reads, and how many connections it took.
-async fn echo_server() -> (std::net::SocketAddr, tokio::task::JoinHandle<usize>) {
+async fn echo_server() -> (core::net::SocketAddr, tokio::task::JoinHandle<usize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
