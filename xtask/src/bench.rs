@@ -35,6 +35,9 @@ impl Figure {
 
 /// Runs the benchmarks and prints the summary.
 pub fn run(args: &[String]) -> Result<(), String> {
+    if args.first().is_some_and(|a| a == "--instructions") {
+        return crate::instructions::run(&args[1..]);
+    }
     let mut quick = false;
     let mut filter = None;
     for arg in args {

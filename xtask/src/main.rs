@@ -4,6 +4,9 @@
 //! cargo xtask test                      fmt check, clippy -D warnings, every test and doc test,
 //!                                       docs, and the no_std check of bypass-code
 //! cargo xtask bench [--quick]           criterion benchmarks, then one summary line per figure
+//! cargo xtask bench --instructions [--check | --save]
+//!                                       instruction counts (callgrind) of fixed workloads;
+//!                                       --check fails on a path 5% over the committed baseline
 //! cargo xtask fuzz [TARGET...] [--seconds N] [--runs N] [--parallel N] [--smoke]
 //!                                       cargo-fuzz on every target (or those named)
 //! cargo xtask demo                      the whole flow on one machine (simulated devices, a
@@ -20,6 +23,7 @@ extern crate alloc;
 mod bench;
 mod codegen;
 mod fuzz;
+mod instructions;
 mod shell;
 mod test;
 #[cfg(test)]
@@ -74,6 +78,10 @@ tasks:
   test                               fmt check, clippy -D warnings, all tests and doc tests,
                                      rustdoc warnings, the no_std check of bypass-code
   bench [--quick]                    criterion benchmarks, then the summary lines
+  bench --instructions [--check | --save]
+                                     instruction counts (callgrind) of fixed workloads, one
+                                     line each; --check fails on a path more than 5% over
+                                     benches/instructions.baseline, --save rewrites it
   fuzz [TARGET...] [--seconds N] [--runs N] [--parallel N] [--smoke]
                                      cargo-fuzz on every target (or those named), each until
                                      N seconds or N executions, N at a time; --smoke = a few

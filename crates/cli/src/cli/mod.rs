@@ -10,6 +10,8 @@ mod codes;
 mod config;
 mod dep;
 mod generate;
+mod import;
+mod ingest;
 mod protocol;
 mod store;
 mod unlock;

@@ -1,23 +1,18 @@
-//! `alb keygen | show | history | missing | failed | export | import | ingest`, the global store
-//! options, and `alb generate --serial/--serials` (called from `codes.rs`).
+//! `alb keygen | show | history | missing | failed | export` (`import` and `ingest` in their own
+//! modules), the global store options, and `alb generate --serial/--serials` (called from `codes.rs`).
 
 use std::{
     fs,
     io::{self, Write},
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::ExitCode,
 };
 
 use alb_cli::{Error, write_json_line};
-use alb_workflow::{
-    backup::{self, ImportLineError},
-    device_report, input,
-    store_setup::{self, KeySource, SetupError},
-};
+use alb_workflow::store_setup::{self, KeySource, SetupError};
 use clap::{Args, Subcommand};
 use code_store::{
-    AnyStore, CodeStore, DeviceRecord, Event, HistoryEntry, StoreKey, Timestamp, Udid,
-    export::RecordJson,
+    AnyStore, CodeStore, DeviceRecord, Event, HistoryEntry, StoreKey, Timestamp, export::RecordJson,
 };
 use printable::Escaped;
 use serde::Serialize;
@@ -243,8 +238,12 @@ pub fn run(command: Command, args: &StoreArgs) -> Result<ExitCode, Error> {
                     ExitCode::from(1)
                 })
             }
-            Command::Import { file, json } => import(&store, &mut out, file, json).await,
-            Command::Ingest { files, json } => ingest(&store, &mut out, files, json).await,
+            Command::Import { file, json } => {
+                super::import::import(&store, &mut out, file, json).await
+            }
+            Command::Ingest { files, json } => {
+                super::ingest::ingest(&store, &mut out, files, json).await
+            }
         }
     })?;
     out.flush()?;
@@ -456,227 +455,4 @@ async fn missing(store: &AnyStore, out: &mut impl Write, json: bool) -> Result<E
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The import input: the file, or standard input for `-` or nothing; and its name for errors.
-fn import_input(file: Option<&PathBuf>) -> Result<(String, Box<dyn io::Read>), Error> {
-    Ok(match file {
-        Some(path) if path.as_os_str() != "-" => {
-            let name = path.display().to_string();
-            let file = input::open(path, &name)?;
-            (name, Box::new(file))
-        }
-        _ => ("standard input".to_owned(), Box::new(io::stdin())),
-    })
-}
-
-/// A refused import line, or the counts at the end, as `alb import --json` prints them.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum ImportJson {
-    Refused {
-        line: usize,
-        /// Always `refused`.
-        outcome: &'static str,
-        error: String,
-    },
-    Counts {
-        changed: u64,
-        unchanged: u64,
-        refused: u64,
-    },
-}
-
-async fn import(
-    store: &AnyStore,
-    out: &mut impl Write,
-    file: Option<PathBuf>,
-    json: bool,
-) -> Result<ExitCode, Error> {
-    let (name, reader) = import_input(file.as_ref())?;
-    let (mut changed, mut unchanged, mut refused) = (0_u64, 0_u64, 0_u64);
-    let mut refuse = |out: &mut dyn Write, line: usize, error: String| -> io::Result<()> {
-        alb_cli::diagnostic(format_args!("import: {error}"));
-        refused += 1;
-        if json {
-            write_json_line(
-                out,
-                &ImportJson::Refused {
-                    line,
-                    outcome: "refused",
-                    error,
-                },
-            )?;
-        }
-        Ok(())
-    };
-    for (index, line) in input::Lines::new(name, reader, input::MAX_IMPORT_LINE_BYTES).enumerate() {
-        let line = match line {
-            Ok(line) => line,
-            // A line too long or not UTF-8: refused, and the next one is read.
-            Err(e) if e.is_line_error() => {
-                refuse(out, index + 1, e.to_string())?;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if line.text.trim().is_empty() {
-            continue;
-        }
-        match backup::import_line(store, line.number, &line.text).await {
-            Ok(outcome) if outcome.changed() => changed += 1,
-            Ok(_) => unchanged += 1,
-            Err(e @ ImportLineError::Refused { .. }) => refuse(out, line.number, e.to_string())?,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    if json {
-        write_json_line(
-            out,
-            &ImportJson::Counts {
-                changed,
-                unchanged,
-                refused,
-            },
-        )?;
-    } else {
-        writeln!(
-            out,
-            "imported: {changed} changed, {unchanged} unchanged, {refused} refused"
-        )?;
-    }
-    Ok(if refused == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-/// Reads one message: the file, or standard input for `-`, at most the protocol's size limit.
-fn read_message(path: &Path, source: &str) -> Result<Zeroizing<Vec<u8>>, input::InputError> {
-    let limit = mdm_protocol::Limits::DEFAULT.max_bytes;
-    if path.as_os_str() == "-" {
-        input::read_all(source, io::stdin().lock(), limit)
-    } else {
-        input::read_file(path, source, limit)
-    }
-}
-
-/// One ingested file as `alb ingest --json` prints it.
-#[derive(Serialize)]
-struct IngestJson<'a> {
-    file: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    device: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'a str>,
-    /// `changed`, `unchanged`, `refused` (a serial number another device has) or `skipped`
-    /// (not read or not a device message).
-    outcome: &'static str,
-    events: Vec<&'static str>,
-    ignored: Vec<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-async fn ingest(
-    store: &AnyStore,
-    out: &mut impl Write,
-    files: Vec<PathBuf>,
-    json: bool,
-) -> Result<ExitCode, Error> {
-    let files = if files.is_empty() {
-        vec![PathBuf::from("-")]
-    } else {
-        files
-    };
-    let mut skipped = 0_u64;
-    let skip = |out: &mut dyn Write, source: &str, error: String| -> io::Result<()> {
-        if json {
-            write_json_line(
-                out,
-                &IngestJson {
-                    file: source,
-                    device: None,
-                    message: None,
-                    outcome: "skipped",
-                    events: Vec::new(),
-                    ignored: Vec::new(),
-                    error: Some(error),
-                },
-            )
-        } else {
-            Ok(())
-        }
-    };
-    for path in &files {
-        let source = path.display().to_string();
-        let bytes = match read_message(path, &source) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                alb_cli::diagnostic(format_args!("ingest: {e}"));
-                skip(out, &source, e.to_string())?;
-                skipped += 1;
-                continue;
-            }
-        };
-        match device_report::ingest(store, &bytes, Timestamp::now()).await {
-            Ok(ingested) => {
-                // A device claiming another enrolled device's serial number was refused.
-                let refused = ingested
-                    .outcomes
-                    .iter()
-                    .any(|o| o.ignored.contains(&code_store::Ignored::SerialTaken));
-                if refused {
-                    skipped += 1;
-                }
-                let device = ingested.udid.as_ref().map_or("-", Udid::as_str);
-                if json {
-                    let changed = ingested.outcomes.iter().any(code_store::Outcome::changed);
-                    write_json_line(
-                        out,
-                        &IngestJson {
-                            file: &source,
-                            device: ingested.udid.as_ref().map(Udid::as_str),
-                            message: Some(&ingested.message),
-                            outcome: if refused {
-                                "refused"
-                            } else if changed {
-                                "changed"
-                            } else {
-                                "unchanged"
-                            },
-                            events: ingested
-                                .outcomes
-                                .iter()
-                                .flat_map(|o| o.events.iter().map(Event::name))
-                                .collect(),
-                            ignored: ingested
-                                .outcomes
-                                .iter()
-                                .flat_map(|o| o.ignored.iter().map(|i| i.name()))
-                                .collect(),
-                            error: None,
-                        },
-                    )?;
-                } else {
-                    for line in ingested.describe() {
-                        let text = format!("{source}: {device}: {}: {line}", ingested.message);
-                        writeln!(out, "{}", Escaped(&text))?;
-                    }
-                }
-            }
-            Err(device_report::IngestError::Store(e)) => return Err(e.into()),
-            Err(e) => {
-                alb_cli::diagnostic(format_args!("ingest: {source}: skipped: {e}"));
-                skip(out, &source, e.to_string())?;
-                skipped += 1;
-            }
-        }
-    }
-    Ok(if skipped == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
 }
