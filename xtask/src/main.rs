@@ -13,7 +13,7 @@
 //!                                       stand-in for Apple's escrow service, a temporary store)
 //! cargo xtask codegen [--schema DIR] [--check]
 //!                                       mdm-protocol's src/generated/ from Apple's YAML schema
-//!                                       (default DIR: vendor/apple-device-management);
+//!                                       (default DIR: crates/mdm-protocol/vendor/apple-device-management);
 //!                                       --check fails when the committed code differs
 //! ```
 #![forbid(unsafe_code)]
@@ -89,6 +89,6 @@ tasks:
   demo                               the whole flow on one machine: simulated devices, a
                                      stand-in for Apple's escrow service, a temporary store
   codegen [--schema DIR] [--check]   mdm-protocol's src/generated/ from Apple's YAML schema
-                                     (default DIR: vendor/apple-device-management);
+                                     (default DIR: crates/mdm-protocol/vendor/apple-device-management);
                                      --check fails, naming the files, when the committed code
                                      differs";

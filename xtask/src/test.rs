@@ -30,6 +30,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ]),
     )?;
     no_std_check()?;
+    feature_matrix()?;
     shell::run(
         "docs",
         cargo()
@@ -41,6 +42,42 @@ pub fn run(args: &[String]) -> Result<(), String> {
         cargo().args(["test", "--workspace", "--all-features"]),
     )?;
     eprintln!("\nxtask test: every check passed");
+    Ok(())
+}
+
+/// The feature combinations the crates' documentation promises, each built alone with clippy
+/// `-D warnings` (dead code in a combination fails it): `(package, features)`, where features
+/// `None` means the defaults and `Some(list)` means `--no-default-features --features list`.
+const FEATURE_MATRIX: [(&str, Option<&str>); 9] = [
+    ("bypass-code", Some("")),
+    ("bypass-code", Some("alloc,serde")),
+    ("bypass-code", Some("std,getrandom")),
+    ("escrow-client", Some("")),
+    ("escrow-client", None),
+    ("code-store", Some("")),
+    // The system's SQLite (libsqlite3), not the bundled one.
+    ("code-store", Some("sqlite")),
+    ("code-store", Some("postgres")),
+    ("dep-client", None),
+];
+
+fn feature_matrix() -> Result<(), String> {
+    for (package, features) in FEATURE_MATRIX {
+        let mut command = cargo();
+        command.args(["clippy", "-p", package]);
+        let shown = match features {
+            None => "default features".to_owned(),
+            Some(list) => {
+                command.args(["--no-default-features", "--features", list]);
+                format!("features [{list}]")
+            }
+        };
+        command.args(["--", "-D", "warnings"]);
+        shell::run(
+            &format!("feature matrix: {package} with {shown}"),
+            &mut command,
+        )?;
+    }
     Ok(())
 }
 

@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
@@ -26,6 +27,8 @@ mod server_code;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
+// Without a database backend, the column kinds are unused (the memory store seals rows only).
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 mod table;
 mod timestamp;
 #[cfg(feature = "postgres")]

@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 use crate::{Protection, StoreError, Udid};
 
 /// The name of the setting that records the mode.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) const MODE_SETTING: &str = "protection";
 
 /// Whether a store's secrets are encrypted.
@@ -60,6 +61,7 @@ impl fmt::Display for StoreMode {
 ///
 /// # Errors
 /// [`StoreError::ModeMismatch`] when the protection contradicts the store's mode.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn settle(
     protection: Protection,
     recorded: Option<StoreMode>,

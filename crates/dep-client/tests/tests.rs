@@ -12,6 +12,12 @@
     clippy::std_instead_of_alloc
 )]
 
+// The tests use the `test-support` feature: say so, rather than fail on a missing item.
+#[cfg(not(feature = "test-support"))]
+compile_error!(
+    "the tests of this crate need its `test-support` feature: `cargo test --all-features`"
+);
+
 mod activation_lock;
 mod common;
 mod concurrency;

@@ -8,8 +8,10 @@ use rustls::{
     SignatureScheme, client::ResolvesClientCert, crypto::ring::sign::any_supported_type,
     sign::CertifiedKey,
 };
+#[cfg(feature = "pkcs12")]
+use rustls_pki_types::PrivatePkcs8KeyDer;
 use rustls_pki_types::{
-    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer,
+    CertificateDer, PrivateKeyDer,
     pem::{self, PemObject},
 };
 use zeroize::{Zeroize as _, Zeroizing};
@@ -83,6 +85,9 @@ pub enum IdentityError {
     /// The PKCS#12 file holds no private key with its certificate.
     #[error("the PKCS#12 file holds no private key with a certificate")]
     Pkcs12NoKey,
+    /// A PKCS#12 file, and this build was made without the `pkcs12` feature.
+    #[error("PKCS#12 identities need escrow-client's `pkcs12` feature (use a PEM file instead)")]
+    Pkcs12Unsupported,
 }
 
 /// The TLS client identity: a certificate chain (leaf first) and the private key that matches
@@ -150,9 +155,12 @@ impl Identity {
 
     /// Loads an identity from PKCS#12 (`.p12`/`.pfx`) bytes and their password.
     ///
+    /// Needs the `pkcs12` feature (on by default).
+    ///
     /// # Errors
     /// Empty input, wrong password, malformed file, no key with a certificate, unsupported key,
     /// or a key that does not match its certificate.
+    #[cfg(feature = "pkcs12")]
     pub fn from_pkcs12(der: &[u8], password: &str) -> Result<Self, IdentityError> {
         if der.is_empty() {
             return Err(IdentityError::Empty);
@@ -211,7 +219,10 @@ impl Identity {
             return Self::from_pem(&bytes);
         }
         match password {
+            #[cfg(feature = "pkcs12")]
             Some(password) => Self::from_pkcs12(&bytes, password),
+            #[cfg(not(feature = "pkcs12"))]
+            Some(_) => Err(IdentityError::Pkcs12Unsupported),
             None => Err(IdentityError::PasswordRequired),
         }
     }

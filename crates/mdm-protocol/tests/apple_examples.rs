@@ -8,10 +8,10 @@ use mdm_protocol::{
 };
 
 /// `$ALB_SHARED_DIR/apple-device-management` when set, else the copy of Apple's schema and
-/// examples kept in the repository (`vendor/apple-device-management`, MIT, with its origin).
+/// examples kept in the repository (`crates/mdm-protocol/vendor/apple-device-management`, MIT, with its origin).
 pub fn schema_dir() -> PathBuf {
     std::env::var_os("ALB_SHARED_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vendor/apple-device-management"),
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("vendor/apple-device-management"),
         |shared| PathBuf::from(shared).join("apple-device-management"),
     )
 }
@@ -25,7 +25,7 @@ fn read(relative: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|error| {
         panic!(
             "Apple's examples are needed for this test: cannot read {} ({error}). It is kept in \
-             vendor/apple-device-management (or set ALB_SHARED_DIR).",
+             crates/mdm-protocol/vendor/apple-device-management (or set ALB_SHARED_DIR).",
             path.display()
         )
     })
@@ -91,7 +91,7 @@ fn every_example_round_trips_through_its_type() {
     let folders = std::fs::read_dir(&dir).unwrap_or_else(|error| {
         panic!(
             "Apple's examples are needed for this test: cannot read {} ({error}). It is kept in \
-             vendor/apple-device-management (or set ALB_SHARED_DIR).",
+             crates/mdm-protocol/vendor/apple-device-management (or set ALB_SHARED_DIR).",
             dir.display()
         )
     });

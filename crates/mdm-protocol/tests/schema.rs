@@ -103,7 +103,7 @@ fn schema_by_request_type(sub: &str) -> BTreeMap<String, (PathBuf, SupportedOs)>
     let entries = std::fs::read_dir(&dir).unwrap_or_else(|error| {
         panic!(
             "Apple's schema is needed for this test: cannot read {} ({error}). It is kept in \
-             vendor/apple-device-management (or set ALB_SHARED_DIR).",
+             crates/mdm-protocol/vendor/apple-device-management (or set ALB_SHARED_DIR).",
             dir.display()
         )
     });

@@ -7,6 +7,12 @@
     clippy::std_instead_of_alloc
 )]
 
+// The tests use the `test-support` feature: say so, rather than fail on a missing item.
+#[cfg(not(feature = "test-support"))]
+compile_error!(
+    "the tests of this crate need its `test-support` feature: `cargo test --all-features`"
+);
+
 /// Every freed heap block of this test binary can be checked for secrets (`residue.rs`).
 #[global_allocator]
 static ALLOCATOR: heap_residue::ResidueAllocator = heap_residue::ResidueAllocator;

@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -10,9 +11,9 @@ use core::fmt::{self, Write as _};
 /// Whether `c` must be escaped before it is printed: see the crate documentation for the rule.
 ///
 /// ```
-/// assert!(printable::needs_escape('\u{1b}'));
-/// assert!(printable::needs_escape('\u{202e}'));
-/// assert!(!printable::needs_escape('\\') && !printable::needs_escape('"'));
+/// assert!(alb_printable::needs_escape('\u{1b}'));
+/// assert!(alb_printable::needs_escape('\u{202e}'));
+/// assert!(!alb_printable::needs_escape('\\') && !alb_printable::needs_escape('"'));
 /// ```
 #[must_use]
 pub fn needs_escape(c: char) -> bool {
@@ -36,7 +37,7 @@ pub fn needs_escape(c: char) -> bool {
 /// `\u{1b}`); borrowed when nothing needs escaping.
 ///
 /// ```
-/// assert_eq!(printable::escape("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+/// assert_eq!(alb_printable::escape("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
 /// ```
 #[must_use]
 pub fn escape(text: &str) -> Cow<'_, str> {
@@ -53,7 +54,7 @@ pub fn escape(text: &str) -> Cow<'_, str> {
 /// Displays the text it holds escaped as [`escape`] does, without allocating.
 ///
 /// ```
-/// use printable::Escaped;
+/// use alb_printable::Escaped;
 ///
 /// let key = "Name\u{9b}2J";
 /// assert_eq!(format!("{}: duplicate key", Escaped(key)), "Name\\u{9b}2J: duplicate key");

@@ -1,6 +1,6 @@
 //! The rule as a table, and its properties over arbitrary text.
 
-use printable::{Escaped, escape, needs_escape};
+use alb_printable::{Escaped, escape, needs_escape};
 use proptest::prelude::*;
 
 /// (input, printed form).

@@ -35,7 +35,7 @@ const LONG_FILE: usize = 600;
 pub const OUTPUT: &str = "crates/mdm-protocol/src/generated";
 
 /// The default schema directory, relative to the workspace root.
-pub const DEFAULT_SCHEMA: &str = "vendor/apple-device-management";
+pub const DEFAULT_SCHEMA: &str = "crates/mdm-protocol/vendor/apple-device-management";
 
 /// Runs the task.
 pub fn run(args: &[String]) -> Result<(), String> {
