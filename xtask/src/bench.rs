@@ -8,6 +8,8 @@
 //!   `batch-all-cores`, same run);
 //! - `parse/<id>`: `parse <id>: <n> responses/s`;
 //! - `ingest/<id>`: `ingest <id>: <n> responses/s`;
+//! - `lock/<store>`: `lock <store>: <n> devices/s, <ratio>x the batch escrow-key engine alone`,
+//!   the ratio against `lock/hashing-only` of the same run;
 //! - any other group: `<group> <id>: <n> elements/s`.
 
 use std::{
@@ -164,7 +166,29 @@ fn summary(figures: &[Figure]) -> Vec<String> {
             one / all
         ));
     }
-    for figure in figures.iter().filter(|f| f.group != "escrow_key") {
+    let hashing = figures
+        .iter()
+        .find(|f| f.group == "lock" && f.id == "hashing-only")
+        .map(Figure::per_item_ns);
+    for figure in figures
+        .iter()
+        .filter(|f| f.group == "lock" && f.id != "hashing-only")
+    {
+        let rate = 1e9 / figure.per_item_ns();
+        lines.push(match hashing {
+            Some(hashing) => format!(
+                "lock {}: {rate:.0} devices/s, {:.2}x the batch escrow-key engine alone ({:.0} keys/s)",
+                figure.id,
+                hashing / figure.per_item_ns(),
+                1e9 / hashing
+            ),
+            None => format!("lock {}: {rate:.0} devices/s", figure.id),
+        });
+    }
+    for figure in figures
+        .iter()
+        .filter(|f| f.group != "escrow_key" && f.group != "lock")
+    {
         let unit = match figure.group.as_str() {
             "parse" | "ingest" => "responses",
             _ => "elements",
@@ -225,6 +249,8 @@ mod tests {
             figure("escrow_key", "batch-all-cores", 10_000_000.0, 8.0),
             figure("escrow_key", "pbkdf2-crate", 6_000_000.0, 1.0),
             figure("parse", "xml", 10_000.0, 1.0),
+            figure("lock", "hashing-only", 64_000_000.0, 64.0),
+            figure("lock", "sqlite", 80_000_000.0, 64.0),
         ]);
         assert_eq!(
             lines,
@@ -237,6 +263,7 @@ mod tests {
                     "escrow_key batch scaling: every core ({}) 2.00x faster than one core",
                     std::thread::available_parallelism().map_or(1, usize::from)
                 ),
+                "lock sqlite: 800 devices/s, 0.80x the batch escrow-key engine alone (1000 keys/s)",
                 "parse xml: 100000 responses/s",
             ]
         );
