@@ -25,8 +25,8 @@ use dep_client::{
 };
 use tokio::runtime::Runtime;
 
-/// Devices per iteration.
-const DEVICES: usize = 64;
+/// Devices per iteration: a list of several batches, as an organisation locks them.
+const DEVICES: usize = 256;
 
 fn protection() -> Protection {
     Protection::encrypted(KeyRing::new(
@@ -34,9 +34,13 @@ fn protection() -> Protection {
     ))
 }
 
+/// Batches of serial numbers handed out so far, by every store's run (the stand-in remembers
+/// each device it locked: a serial is never used twice).
+static BATCHES: AtomicU64 = AtomicU64::new(0);
+
 /// `DEVICES` serial numbers never used before in this process.
-fn fresh_targets(counter: &AtomicU64) -> Vec<ServerCodeTarget> {
-    let batch = counter.fetch_add(1, Ordering::Relaxed);
+fn fresh_targets() -> Vec<ServerCodeTarget> {
+    let batch = BATCHES.fetch_add(1, Ordering::Relaxed);
     (0..DEVICES)
         .map(|i| {
             ServerCodeTarget::new(&format!("LB{batch:06}{i:04}"), None)
@@ -53,12 +57,11 @@ fn bench_store<S: CodeStore>(
     store: &S,
     client: &DepClient,
 ) {
-    let counter = AtomicU64::new(0);
     group.bench_function(id, |b| {
         b.iter_custom(|iterations| {
             let mut total = Duration::ZERO;
             for _ in 0..iterations {
-                let targets = fresh_targets(&counter);
+                let targets = fresh_targets();
                 let started = Instant::now();
                 let mut locked = 0;
                 runtime

@@ -128,12 +128,12 @@ impl Backend for AnyStore {
         each!(self, s => s.sealing())
     }
 
-    async fn update<T, F>(&self, scope: Scope, decide: F) -> Result<T, StoreError>
+    async fn update_many<T, F>(&self, scopes: Vec<Scope>, decide: F) -> Result<Vec<T>, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(Rows) -> Result<Transition<T>, StoreError> + Send + 'static,
+        F: FnMut(usize, Rows) -> Result<Transition<T>, StoreError> + Send + 'static,
     {
-        each!(self, s => s.update(scope, decide).await)
+        each!(self, s => s.update_many(scopes, decide).await)
     }
 
     async fn get(&self, udid: &Udid) -> Result<Option<SealedRecord>, StoreError> {

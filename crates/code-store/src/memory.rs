@@ -63,43 +63,69 @@ impl Backend for MemoryStore {
         &self.sealing
     }
 
-    async fn update<T, F>(&self, scope: Scope, decide: F) -> Result<T, StoreError>
+    async fn update_many<T, F>(
+        &self,
+        scopes: Vec<Scope>,
+        mut decide: F,
+    ) -> Result<Vec<T>, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(Rows) -> Result<Transition<T>, StoreError> + Send + 'static,
+        F: FnMut(usize, Rows) -> Result<Transition<T>, StoreError> + Send + 'static,
     {
         let mut state = self.lock();
-        let target_key = scope.udid.as_ref().map(Udid::as_str);
-        let rows = Rows {
-            target: target_key.and_then(|k| state.devices.get(k).cloned()),
-            peers: match &scope.serial {
-                Some(serial) => {
-                    let placeholder = crate::device::placeholder_key(serial);
-                    state
-                        .devices
-                        .values()
-                        .filter(|r| Some(r.udid.as_str()) != target_key)
-                        .filter(|r| {
-                            r.udid == placeholder || r.serial_number.as_deref() == Some(serial)
-                        })
-                        .cloned()
-                        .collect()
+        // All or nothing: each row the group replaces or deletes is remembered, and put back
+        // (newest first) when a later change fails.
+        let mut undo: Vec<(String, Option<SealedRecord>)> = Vec::new();
+        let history_before = state.history.len();
+        let mut results = Vec::with_capacity(scopes.len());
+        for (index, scope) in scopes.iter().enumerate() {
+            let target_key = scope.udid.as_ref().map(Udid::as_str);
+            let rows = Rows {
+                target: target_key.and_then(|k| state.devices.get(k).cloned()),
+                peers: match &scope.serial {
+                    Some(serial) => {
+                        let placeholder = crate::device::placeholder_key(serial);
+                        state
+                            .devices
+                            .values()
+                            .filter(|r| Some(r.udid.as_str()) != target_key)
+                            .filter(|r| {
+                                r.udid == placeholder || r.serial_number.as_deref() == Some(serial)
+                            })
+                            .cloned()
+                            .collect()
+                    }
+                    None => Vec::new(),
+                },
+            };
+            let transition = match decide(index, rows) {
+                Ok(transition) => transition,
+                Err(error) => {
+                    for (udid, before) in undo.into_iter().rev() {
+                        match before {
+                            Some(row) => state.devices.insert(udid, row),
+                            None => state.devices.remove(&udid),
+                        };
+                    }
+                    state.history.truncate(history_before);
+                    return Err(error);
                 }
-                None => Vec::new(),
-            },
-        };
-        let transition = decide(rows)?;
-        for row in transition.upserts {
-            state.devices.insert(row.udid.clone(), row);
+            };
+            for row in transition.upserts {
+                let before = state.devices.insert(row.udid.clone(), row.clone());
+                undo.push((row.udid, before));
+            }
+            for udid in &transition.deletes {
+                let before = state.devices.remove(udid);
+                undo.push((udid.clone(), before));
+            }
+            for mut event in transition.events {
+                event.seq = i64::try_from(state.history.len()).unwrap_or(i64::MAX) + 1;
+                state.history.push(event);
+            }
+            results.push(transition.result);
         }
-        for udid in &transition.deletes {
-            state.devices.remove(udid);
-        }
-        for mut event in transition.events {
-            event.seq = i64::try_from(state.history.len()).unwrap_or(i64::MAX) + 1;
-            state.history.push(event);
-        }
-        Ok(transition.result)
+        Ok(results)
     }
 
     async fn get(&self, udid: &Udid) -> Result<Option<SealedRecord>, StoreError> {

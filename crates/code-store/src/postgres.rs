@@ -319,78 +319,85 @@ impl Backend for PostgresStore {
         &self.sealing
     }
 
-    async fn update<T, F>(&self, scope: Scope, decide: F) -> Result<T, StoreError>
+    async fn update_many<T, F>(
+        &self,
+        scopes: Vec<Scope>,
+        mut decide: F,
+    ) -> Result<Vec<T>, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(Rows) -> Result<Transition<T>, StoreError> + Send + 'static,
+        F: FnMut(usize, Rows) -> Result<Transition<T>, StoreError> + Send + 'static,
     {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        // Transaction-scoped advisory locks, in the one order every writer uses (the serial
-        // number's key, then the device's): they also cover rows that do not exist yet, which
-        // `SELECT ... FOR UPDATE` cannot. The rows read are locked as well, for writers that
-        // reach them through another key (a device found by its serial number).
-        for key in scope.lock_keys() {
+        // Transaction-scoped advisory locks on every key of every scope, taken up front in one
+        // global order (sorted), as every writer takes them: they also cover rows that do not
+        // exist yet, which `SELECT ... FOR UPDATE` cannot, and two groups cannot deadlock. The
+        // rows read are locked as well, for writers that reach them through another key (a
+        // device found by its serial number).
+        let mut keys: Vec<String> = scopes.iter().flat_map(Scope::lock_keys).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in &keys {
             tx.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                &[&key],
+                &[key],
             )
             .await?;
         }
         let select = table::select_records_sql();
-        let target = match &scope.udid {
-            Some(udid) => {
-                let statement = tx
-                    .prepare_cached(&format!("{select} WHERE udid = $1 FOR UPDATE"))
-                    .await?;
-                tx.query_opt(&statement, &[&udid.as_str()])
+        let by_udid = tx
+            .prepare_cached(&format!("{select} WHERE udid = $1 FOR UPDATE"))
+            .await?;
+        let by_serial = tx
+            .prepare_cached(&format!(
+                "{select} WHERE (serial_number = $1 OR udid = $2) AND udid <> $3 \
+                 ORDER BY udid COLLATE \"C\" FOR UPDATE"
+            ))
+            .await?;
+        let upsert = tx
+            .prepare_cached(&table::upsert_record_sql(|i| format!("${i}")))
+            .await?;
+        let insert = tx
+            .prepare_cached(&table::insert_event_sql(|i| format!("${i}")))
+            .await?;
+        let mut results = Vec::with_capacity(scopes.len());
+        for (index, scope) in scopes.iter().enumerate() {
+            let target = match &scope.udid {
+                Some(udid) => tx
+                    .query_opt(&by_udid, &[&udid.as_str()])
                     .await?
                     .map(|r| read_record(&r))
-                    .transpose()?
-            }
-            None => None,
-        };
-        let peers = match &scope.serial {
-            Some(serial) => {
-                let statement = tx
-                    .prepare_cached(&format!(
-                        "{select} WHERE (serial_number = $1 OR udid = $2) AND udid <> $3 \
-                         ORDER BY udid COLLATE \"C\" FOR UPDATE"
-                    ))
-                    .await?;
-                let placeholder = crate::device::placeholder_key(serial);
-                let target = scope.udid.as_ref().map_or("", Udid::as_str);
-                tx.query(&statement, &[&serial.as_str(), &placeholder, &target])
-                    .await?
-                    .iter()
-                    .map(read_record)
-                    .collect::<Result<Vec<_>, _>>()?
-            }
-            None => Vec::new(),
-        };
-        let transition = decide(Rows { target, peers })?;
-        if !transition.upserts.is_empty() {
-            let upsert = tx
-                .prepare_cached(&table::upsert_record_sql(|i| format!("${i}")))
-                .await?;
+                    .transpose()?,
+                None => None,
+            };
+            let peers = match &scope.serial {
+                Some(serial) => {
+                    let placeholder = crate::device::placeholder_key(serial);
+                    let target = scope.udid.as_ref().map_or("", Udid::as_str);
+                    tx.query(&by_serial, &[&serial.as_str(), &placeholder, &target])
+                        .await?
+                        .iter()
+                        .map(read_record)
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+                None => Vec::new(),
+            };
+            let transition = decide(index, Rows { target, peers })?;
             for row in &transition.upserts {
                 tx.execute(&upsert, &params(&row.values())).await?;
             }
-        }
-        for udid in &transition.deletes {
-            tx.execute(&table::delete_record_sql(|i| format!("${i}")), &[udid])
-                .await?;
-        }
-        if !transition.events.is_empty() {
-            let insert = tx
-                .prepare_cached(&table::insert_event_sql(|i| format!("${i}")))
-                .await?;
+            for udid in &transition.deletes {
+                tx.execute(&table::delete_record_sql(|i| format!("${i}")), &[udid])
+                    .await?;
+            }
             for event in &transition.events {
                 tx.execute(&insert, &params(&event.insert_values())).await?;
             }
+            results.push(transition.result);
         }
         tx.commit().await?;
-        Ok(transition.result)
+        Ok(results)
     }
 
     async fn get(&self, udid: &Udid) -> Result<Option<SealedRecord>, StoreError> {

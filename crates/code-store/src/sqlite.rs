@@ -356,40 +356,45 @@ impl Backend for SqliteStore {
         &self.sealing
     }
 
-    async fn update<T, F>(&self, scope: Scope, decide: F) -> Result<T, StoreError>
+    async fn update_many<T, F>(
+        &self,
+        scopes: Vec<Scope>,
+        mut decide: F,
+    ) -> Result<Vec<T>, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(Rows) -> Result<Transition<T>, StoreError> + Send + 'static,
+        F: FnMut(usize, Rows) -> Result<Transition<T>, StoreError> + Send + 'static,
     {
         self.with(move |connection| {
             // The write lock is taken before anything is read: the rows cannot change under us.
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let select = table::select_records_sql();
-            let target = match &scope.udid {
-                Some(udid) => tx
-                    .prepare_cached(&format!("{select} WHERE udid = ?1"))?
-                    .query_row([udid.as_str()], read_record)
-                    .optional()?,
-                None => None,
-            };
-            let peers = match &scope.serial {
-                Some(serial) => tx
-                    .prepare_cached(&format!(
-                        "{select} WHERE (serial_number = ?1 OR udid = ?2) AND udid <> ?3"
-                    ))?
-                    .query_map(
-                        [
-                            serial.as_str(),
-                            &crate::device::placeholder_key(serial),
-                            scope.udid.as_ref().map_or("", Udid::as_str),
-                        ],
-                        read_record,
-                    )?
-                    .collect::<rusqlite::Result<Vec<_>>>()?,
-                None => Vec::new(),
-            };
-            let transition = decide(Rows { target, peers })?;
-            {
+            let mut results = Vec::with_capacity(scopes.len());
+            for (index, scope) in scopes.iter().enumerate() {
+                let target = match &scope.udid {
+                    Some(udid) => tx
+                        .prepare_cached(&format!("{select} WHERE udid = ?1"))?
+                        .query_row([udid.as_str()], read_record)
+                        .optional()?,
+                    None => None,
+                };
+                let peers = match &scope.serial {
+                    Some(serial) => tx
+                        .prepare_cached(&format!(
+                            "{select} WHERE (serial_number = ?1 OR udid = ?2) AND udid <> ?3"
+                        ))?
+                        .query_map(
+                            [
+                                serial.as_str(),
+                                &crate::device::placeholder_key(serial),
+                                scope.udid.as_ref().map_or("", Udid::as_str),
+                            ],
+                            read_record,
+                        )?
+                        .collect::<rusqlite::Result<Vec<_>>>()?,
+                    None => Vec::new(),
+                };
+                let transition = decide(index, Rows { target, peers })?;
                 let mut upsert =
                     tx.prepare_cached(&table::upsert_record_sql(|i| format!("?{i}")))?;
                 for row in &transition.upserts {
@@ -405,9 +410,10 @@ impl Backend for SqliteStore {
                 for event in &transition.events {
                     insert.execute(&bind(&event.insert_values())[..])?;
                 }
+                results.push(transition.result);
             }
             tx.commit()?;
-            Ok(transition.result)
+            Ok(results)
         })
         .await
     }

@@ -102,8 +102,20 @@ pub(crate) mod sealed {
         /// How secrets are protected, checked against the store's mode.
         fn sealing(&self) -> &Sealing;
 
-        /// Atomically: locks and reads the rows of `scope`, calls `decide`, and writes what it
-        /// returns. Nothing is written when `decide` fails.
+        /// Atomically, in one transaction: for each scope in order, locks and reads its rows
+        /// (seeing what the earlier scopes wrote), calls `decide` with its index, and writes
+        /// what it returns. Nothing is written when any `decide` fails. One durable commit for
+        /// the whole group.
+        fn update_many<T, F>(
+            &self,
+            scopes: Vec<Scope>,
+            decide: F,
+        ) -> impl Future<Output = Result<Vec<T>, StoreError>> + Send
+        where
+            T: Send + 'static,
+            F: FnMut(usize, Rows) -> Result<Transition<T>, StoreError> + Send + 'static;
+
+        /// [`update_many`](Self::update_many) of one scope.
         fn update<T, F>(
             &self,
             scope: Scope,
@@ -111,7 +123,20 @@ pub(crate) mod sealed {
         ) -> impl Future<Output = Result<T, StoreError>> + Send
         where
             T: Send + 'static,
-            F: FnOnce(Rows) -> Result<Transition<T>, StoreError> + Send + 'static;
+            F: FnOnce(Rows) -> Result<Transition<T>, StoreError> + Send + 'static,
+        {
+            let mut decide = Some(decide);
+            let results = self.update_many(vec![scope], move |_, rows| match decide.take() {
+                Some(decide) => decide(rows),
+                None => Err(StoreError::Task("a one-scope update decided twice".into())),
+            });
+            async move {
+                results
+                    .await?
+                    .pop()
+                    .ok_or_else(|| StoreError::Task("a one-scope update wrote nothing".into()))
+            }
+        }
 
         /// The row of `udid`.
         fn get(
@@ -251,6 +276,30 @@ pub trait CodeStore: Send + Sync {
         escrow_key: EscrowKey,
         at: Timestamp,
     ) -> impl Future<Output = Result<CommittedServerCode, StoreError>> + Send;
+
+    /// Applies each change to its device's record, in order, in **one** transaction (one
+    /// durable commit for the group, as a group commit does): all are applied or none. The
+    /// outcomes come back in the order of `changes`.
+    ///
+    /// # Errors
+    /// As [`apply`](Self::apply), for the first change that fails (nothing is written then).
+    fn apply_all(
+        &self,
+        changes: Vec<(Udid, Change)>,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Outcome>, StoreError>> + Send;
+
+    /// Commits a server code for each target, as [`commit_server_code`](Self::commit_server_code)
+    /// does, in **one** transaction: when this returns, every code is durable; when it fails,
+    /// none was written.
+    ///
+    /// # Errors
+    /// As [`commit_server_code`](Self::commit_server_code), for the first target that fails.
+    fn commit_server_codes(
+        &self,
+        codes: Vec<(ServerCodeTarget, BypassCode, EscrowKey)>,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Vec<CommittedServerCode>, StoreError>> + Send;
 
     /// The current record of `udid`.
     ///
@@ -396,6 +445,60 @@ impl<B: sealed::Backend> CodeStore for B {
         };
         let target = target.clone();
         self.update(scope, move |rows| {
+            transition::server_code(&sealing, &target, rows, code, escrow_key, at)
+        })
+        .await
+    }
+
+    async fn apply_all(
+        &self,
+        changes: Vec<(Udid, Change)>,
+        at: Timestamp,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sealing = self.sealing().clone();
+        let scopes = changes
+            .iter()
+            .map(|(udid, change)| Scope {
+                udid: Some(udid.clone()),
+                serial: transition::claimed_serial(udid, change),
+            })
+            .collect();
+        let mut changes: Vec<Option<(Udid, Change)>> = changes.into_iter().map(Some).collect();
+        self.update_many(scopes, move |index, rows| {
+            let (udid, change) = changes
+                .get_mut(index)
+                .and_then(Option::take)
+                .ok_or_else(|| StoreError::Task(format!("change {index} decided twice")))?;
+            transition::apply(&sealing, &udid, rows, change, at)
+        })
+        .await
+    }
+
+    async fn commit_server_codes(
+        &self,
+        codes: Vec<(ServerCodeTarget, BypassCode, EscrowKey)>,
+        at: Timestamp,
+    ) -> Result<Vec<CommittedServerCode>, StoreError> {
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sealing = self.sealing().clone();
+        let scopes = codes
+            .iter()
+            .map(|(target, _, _)| Scope {
+                udid: target.udid.clone(),
+                serial: Some(target.serial.clone()),
+            })
+            .collect();
+        let mut codes: Vec<Option<_>> = codes.into_iter().map(Some).collect();
+        self.update_many(scopes, move |index, rows| {
+            let (target, code, escrow_key) = codes
+                .get_mut(index)
+                .and_then(Option::take)
+                .ok_or_else(|| StoreError::Task(format!("code {index} decided twice")))?;
             transition::server_code(&sealing, &target, rows, code, escrow_key, at)
         })
         .await

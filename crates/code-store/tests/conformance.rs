@@ -61,6 +61,7 @@ pub(crate) async fn suite<B: Backend>(backend: &mut B) {
     store_secrets(&backend.fresh(encrypted("k1", 1)).await).await;
     missing_window(&backend.fresh(encrypted("k1", 1)).await).await;
     failed_unlocks(&backend.fresh(encrypted("k1", 1)).await).await;
+    crate::groups::group_commits(&backend.fresh(encrypted("k1", 1)).await).await;
     let target = backend.fresh(encrypted("k9", 9)).await;
     export_import(&backend.fresh(encrypted("k1", 1)).await, &target).await;
     keys(backend).await;
@@ -80,6 +81,7 @@ pub(crate) async fn suite_memory<B: Backend>(backend: &mut B) {
     store_secrets(&backend.fresh(encrypted("k1", 1)).await).await;
     missing_window(&backend.fresh(encrypted("k1", 1)).await).await;
     failed_unlocks(&backend.fresh(encrypted("k1", 1)).await).await;
+    crate::groups::group_commits(&backend.fresh(encrypted("k1", 1)).await).await;
     let target = backend.fresh(encrypted("k9", 9)).await;
     export_import(&backend.fresh(encrypted("k1", 1)).await, &target).await;
     concurrency(Arc::new(backend.fresh(encrypted("k1", 1)).await)).await;

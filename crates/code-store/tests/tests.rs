@@ -11,4 +11,5 @@
 
 mod backends;
 mod conformance;
+mod groups;
 mod postgres_connect;

@@ -149,6 +149,10 @@ async fn record_of(
 /// time on the client's one session), and Apple's answer is recorded. `reported` sees each
 /// device once its answer is durable.
 ///
+/// Pipelined: while one batch is sent and its answers recorded, the next batch's codes are
+/// hashed (on every core) and committed, so a long list is bound by hashing, not by the
+/// round trips. Each batch's writes are group commits (one transaction per step).
+///
 /// # Errors
 /// [`LockError`] when the store fails (the devices already reported are done).
 pub async fn lock_devices<S: CodeStore>(
@@ -159,49 +163,82 @@ pub async fn lock_devices<S: CodeStore>(
     mut reported: impl FnMut(DeviceLock),
 ) -> Result<usize, LockError> {
     let mut done = 0;
-    for chunk in targets.chunks(server_code::BATCH) {
-        let mut pending = Vec::with_capacity(chunk.len());
-        let mut fresh = Vec::new();
-        for target in chunk {
-            match record_of(store, target).await? {
-                Some(record)
-                    if record.accepted_server_code.is_some() && !target.beside_accepted =>
-                {
-                    reported(DeviceLock {
-                        udid: record.udid,
-                        serial: target.serial.clone(),
-                        new_code: false,
-                        result: LockResult::AlreadyLocked,
-                    });
-                    done += 1;
-                }
-                Some(record) => match pending_code(&record) {
-                    Some((code, escrow_key)) => pending.push(Pending {
-                        udid: record.udid,
-                        serial: target.serial.clone(),
-                        code,
-                        escrow_key,
-                        new_code: false,
-                    }),
-                    None => fresh.push(target.clone()),
-                },
-                None => fresh.push(target.clone()),
-            }
+    let mut chunks = targets.chunks(server_code::BATCH);
+    let mut next = match chunks.next() {
+        Some(chunk) => Some(prepare(store, chunk).await?),
+        None => None,
+    };
+    while let Some(Prepared { already, pending }) = next.take() {
+        for device in already {
+            reported(device);
+            done += 1;
         }
-        server_code::issue_server_codes(store, &fresh, |issued: IssuedCode| {
-            pending.push(Pending {
-                udid: issued.udid,
-                serial: issued.serial,
-                code: issued.code,
-                escrow_key: issued.escrow_key,
-                new_code: true,
-            });
-            Ok::<(), LockError>(())
-        })
-        .await?;
-        done += send(store, client, pending, lost_message, &mut reported).await?;
+        let following = chunks.next();
+        let (sent, prepared) = tokio::join!(
+            send(store, client, pending, lost_message, &mut reported),
+            async {
+                match following {
+                    Some(chunk) => Some(prepare(store, chunk).await),
+                    None => None,
+                }
+            }
+        );
+        done += sent?;
+        next = prepared.transpose()?;
     }
     Ok(done)
+}
+
+/// One batch made ready to send: the devices already locked, and the codes to send.
+struct Prepared {
+    already: Vec<DeviceLock>,
+    pending: Vec<Pending>,
+}
+
+/// Sorts a batch's targets (already locked, pending code, new code) and issues the new codes
+/// (hashed, then committed in one transaction).
+async fn prepare<S: CodeStore>(
+    store: &S,
+    chunk: &[ServerCodeTarget],
+) -> Result<Prepared, LockError> {
+    let mut already = Vec::new();
+    let mut pending = Vec::with_capacity(chunk.len());
+    let mut fresh = Vec::new();
+    for target in chunk {
+        match record_of(store, target).await? {
+            Some(record) if record.accepted_server_code.is_some() && !target.beside_accepted => {
+                already.push(DeviceLock {
+                    udid: record.udid,
+                    serial: target.serial.clone(),
+                    new_code: false,
+                    result: LockResult::AlreadyLocked,
+                });
+            }
+            Some(record) => match pending_code(&record) {
+                Some((code, escrow_key)) => pending.push(Pending {
+                    udid: record.udid,
+                    serial: target.serial.clone(),
+                    code,
+                    escrow_key,
+                    new_code: false,
+                }),
+                None => fresh.push(target.clone()),
+            },
+            None => fresh.push(target.clone()),
+        }
+    }
+    server_code::issue_server_codes(store, &fresh, |issued: IssuedCode| {
+        pending.push(Pending {
+            udid: issued.udid,
+            serial: issued.serial,
+            code: issued.code,
+            escrow_key: issued.escrow_key,
+            new_code: true,
+        });
+        Ok::<(), LockError>(())
+    })
+    .await?;
+    Ok(Prepared { already, pending })
 }
 
 /// Marks each code sent (durably), sends the escrow keys, records the answers.
@@ -214,6 +251,7 @@ async fn send<S: CodeStore>(
 ) -> Result<usize, LockError> {
     let mut requests = Vec::with_capacity(pending.len());
     let mut sendable = Vec::with_capacity(pending.len());
+    let mut marks = Vec::with_capacity(pending.len());
     for device in pending {
         let request = ActivationLockRequest::new(device.serial.clone(), device.escrow_key.clone())
             .and_then(|r| match lost_message {
@@ -222,10 +260,12 @@ async fn send<S: CodeStore>(
             });
         match request {
             Ok(request) => {
-                let sent = Change::ServerCodeSent {
-                    escrow_key: device.escrow_key.clone(),
-                };
-                store.apply(&device.udid, sent, Timestamp::now()).await?;
+                marks.push((
+                    device.udid.clone(),
+                    Change::ServerCodeSent {
+                        escrow_key: device.escrow_key.clone(),
+                    },
+                ));
                 requests.push(request);
                 sendable.push(device);
             }
@@ -237,23 +277,32 @@ async fn send<S: CodeStore>(
             }),
         }
     }
+    // Every code marked sent, in one transaction, before any escrow key leaves.
+    store.apply_all(marks, Timestamp::now()).await?;
     let count = sendable.len();
     let answers = client.activation_lock_all(requests, IN_FLIGHT).await;
-    for (device, answer) in sendable.into_iter().zip(answers) {
-        let result = match answer {
-            Ok(outcome) => {
-                let answered = Change::ServerCodeAnswered {
+    // Every answer recorded, in one transaction, before any device is reported.
+    let answered: Vec<(Udid, Change)> = sendable
+        .iter()
+        .zip(&answers)
+        .filter_map(|(device, answer)| {
+            let outcome = answer.as_ref().ok()?;
+            Some((
+                device.udid.clone(),
+                Change::ServerCodeAnswered {
                     escrow_key: device.escrow_key.clone(),
                     status: outcome.status.as_wire().to_owned(),
-                };
-                store
-                    .apply(&device.udid, answered, Timestamp::now())
-                    .await?;
-                match outcome.status {
-                    ActivationLockStatus::Success => LockResult::Locked,
-                    other => LockResult::Refused(other),
-                }
-            }
+                },
+            ))
+        })
+        .collect();
+    store.apply_all(answered, Timestamp::now()).await?;
+    for (device, answer) in sendable.into_iter().zip(answers) {
+        let result = match answer {
+            Ok(outcome) => match outcome.status {
+                ActivationLockStatus::Success => LockResult::Locked,
+                other => LockResult::Refused(other),
+            },
             Err(error) => LockResult::Failed(error),
         };
         // `code` is dropped (zeroized) here; only the result leaves.

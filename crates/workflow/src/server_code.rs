@@ -68,12 +68,22 @@ where
         })
         .await
         .map_err(|e| IssueError::Hashing(e.to_string()))?;
-        for ((target, code), escrow_key) in chunk.iter().zip(codes).zip(keys) {
-            let committed = store
-                .commit_server_code(target, code.clone(), escrow_key.clone(), Timestamp::now())
-                .await
-                .map_err(IssueError::from)?;
-            // Durable: from here on the code may leave.
+        // The chunk in one transaction (one durable commit, not one per code).
+        let group = chunk
+            .iter()
+            .cloned()
+            .zip(codes.iter().cloned())
+            .zip(keys.iter().cloned())
+            .map(|((target, code), escrow_key)| (target, code, escrow_key))
+            .collect();
+        let committed = store
+            .commit_server_codes(group, Timestamp::now())
+            .await
+            .map_err(IssueError::from)?;
+        // Durable: from here on the codes may leave.
+        for (((target, code), escrow_key), committed) in
+            chunk.iter().zip(codes).zip(keys).zip(committed)
+        {
             tracing::info!(udid = %committed.udid, "server code committed");
             issued(IssuedCode {
                 udid: committed.udid,
