@@ -146,8 +146,20 @@ impl BodyExcerpt {
     /// appended when truncated.
     #[must_use]
     pub fn to_text(&self) -> String {
+        use core::fmt::Write as _;
         let lossy = String::from_utf8_lossy(&self.bytes);
-        let mut text = printable::escape(&lossy).into_owned();
+        // Every escape as `\u{..}`, never the short forms (`\0`, `\t`): a short escape's last
+        // character could join the text after it into a code the redaction removed (a body
+        // of `NUL 0000-0000W-...` would read `\00000-0000W-...`). Braces are no code symbol.
+        let mut text = String::with_capacity(lossy.len() + 8);
+        for c in lossy.chars() {
+            if printable::needs_escape(c) {
+                // Writing into a `String` cannot fail.
+                let _ = write!(text, "\\u{{{:x}}}", u32::from(c));
+            } else {
+                text.push(c);
+            }
+        }
         if self.truncated {
             text.push('…');
         }
@@ -187,6 +199,29 @@ fn loose_match(bytes: &[u8], symbols: &[u8]) -> Match {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `unlock_outcome` fuzz target: a NUL before the code's tail, escaped as
+    /// `\0`, completed the code the redaction had removed (the code's first symbol is `0`).
+    #[test]
+    fn an_escape_never_completes_a_redacted_code() {
+        let code = bypass_code::BypassCode::from_bytes([
+            0, 0, 0, 0, 0, 7, 0, 0xff, 0x66, 0, 0, 0, 0, 0, 0, 0,
+        ]);
+        let secret = code.to_string();
+        assert!(secret.starts_with('0'), "{secret}");
+        let mut body = vec![b'o', b'k', b' ', 0x80, 0x00];
+        body.extend_from_slice(&secret.as_bytes()[1..]);
+        let mut excerpt = BodyExcerpt::new(4096);
+        assert!(excerpt.push(&body));
+        excerpt.redact(secret.as_bytes());
+        excerpt.redact_code(&code);
+        let text = excerpt.to_text();
+        assert!(!text.contains(&secret), "{text}");
+        assert!(text.contains("\\u{0}"), "{text}");
+        let mut tab = BodyExcerpt::new(16);
+        assert!(tab.push(b"a\tb"));
+        assert_eq!(tab.to_text(), "a\\u{9}b");
+    }
 
     #[test]
     fn keeps_at_most_the_limit() {
@@ -254,7 +289,7 @@ mod tests {
     fn text_escapes_control_characters() {
         let mut excerpt = BodyExcerpt::new(64);
         excerpt.push(b"a\x1b[31mb\n\xff");
-        assert_eq!(excerpt.to_text(), "a\\u{1b}[31mb\\n\u{fffd}");
+        assert_eq!(excerpt.to_text(), "a\\u{1b}[31mb\\u{a}\u{fffd}");
         let mut c1 = BodyExcerpt::new(64);
         c1.push("x\u{9b}2J\u{202e}y".as_bytes());
         assert_eq!(c1.to_text(), "x\\u{9b}2J\\u{202e}y");
