@@ -129,6 +129,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
             let stderr = String::from_utf8_lossy(&output.stderr);
             if !output.status.success() {
                 eprintln!("{stderr}");
+                // What ran before the failure is not lost with it.
+                println!("\n== fuzz summary (up to the failure) ==");
+                for line in &report {
+                    println!("{line}");
+                }
                 return Err(format!("fuzz target {target} found a failure (see above)"));
             }
             let stat = |name: &str| {
@@ -137,12 +142,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     .find_map(|line| line.strip_prefix(name))
                     .map_or_else(|| "?".to_owned(), |n| n.trim().to_owned())
             };
-            report.push(format!(
+            let line = format!(
                 "fuzz {target}: {} executions ({} per second, at most {} s), no finding",
                 stat("stat::number_of_executed_units:"),
                 stat("stat::average_exec_per_sec:"),
                 campaign.seconds,
-            ));
+            );
+            // As each target ends, so a long campaign shows its figures as it goes.
+            eprintln!("{line}");
+            report.push(line);
         }
     }
     println!("\n== fuzz summary ==");
