@@ -226,6 +226,70 @@ fn every_crate_readme_opens_with_an_example() {
     );
 }
 
+/// Whether the manifest says `publish = false`.
+fn unpublished(manifest: &str) -> bool {
+    manifest
+        .lines()
+        .any(|line| line.replace(' ', "") == "publish=false")
+}
+
+#[test]
+fn every_published_crate_carries_its_licences_and_changelog() {
+    let licences: Vec<(&str, String)> = ["LICENSE-MIT", "LICENSE-APACHE"]
+        .into_iter()
+        .map(|name| (name, read(&root().join(name))))
+        .collect();
+    let mut offending = Vec::new();
+    for package in packages() {
+        let manifest = read(&package.join("Cargo.toml"));
+        if unpublished(&manifest) {
+            continue;
+        }
+        for (name, text) in &licences {
+            match fs::read_to_string(package.join(name)) {
+                Ok(copy) if copy == *text => {}
+                Ok(_) => offending.push(format!(
+                    "{}: {name} differs from the root's",
+                    package.display()
+                )),
+                Err(_) => offending.push(format!("{}: no {name}", package.display())),
+            }
+        }
+        let changelog = fs::read_to_string(package.join("CHANGELOG.md")).unwrap_or_default();
+        if !changelog.contains("## [Unreleased]") {
+            offending.push(format!(
+                "{}: no CHANGELOG.md with an `## [Unreleased]` section (Keep a Changelog)",
+                package.display()
+            ));
+        }
+        for field in [
+            "description",
+            "documentation",
+            "keywords",
+            "categories",
+            "readme",
+        ] {
+            if !manifest
+                .lines()
+                .any(|line| line.starts_with(&format!("{field} ")))
+            {
+                offending.push(format!("{}: no `{field}` in Cargo.toml", package.display()));
+            }
+        }
+        if !manifest.contains("[package.metadata.docs.rs]") {
+            offending.push(format!(
+                "{}: no [package.metadata.docs.rs]",
+                package.display()
+            ));
+        }
+    }
+    assert!(
+        offending.is_empty(),
+        "published crates carry what the registry shows:\n{}",
+        offending.join("\n")
+    );
+}
+
 #[test]
 fn the_manifest_readers_read_what_cargo_reads() {
     let manifest = "[package]\nname = \"demo\"\n\n[dependencies]\nfoo = \"1\"\nbar.workspace = true\n\
