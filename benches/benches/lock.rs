@@ -26,7 +26,7 @@ use dep_client::{
 use tokio::runtime::Runtime;
 
 /// Devices per iteration: a list of several batches, as an organisation locks them.
-const DEVICES: usize = 256;
+const DEVICES: usize = 1024;
 
 fn protection() -> Protection {
     Protection::encrypted(KeyRing::new(

@@ -23,6 +23,10 @@ pub const DEP_TOKEN_SECRET: &str = "dep-server-token";
 /// How many devices' requests are in flight at once on the one session.
 pub const IN_FLIGHT: usize = 16;
 
+/// Devices per lock batch: one group commit per step (codes, sent, answers) for this many, so
+/// the commits' syncs are paid per batch, not per device, while the next batch is hashed.
+pub const LOCK_BATCH: usize = 128;
+
 /// Why a lock could not go on at all (a refusal for one device is a [`LockResult`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -149,9 +153,10 @@ async fn record_of(
 /// time on the client's one session), and Apple's answer is recorded. `reported` sees each
 /// device once its answer is durable.
 ///
-/// Pipelined: while one batch is sent and its answers recorded, the next batch's codes are
-/// hashed (on every core) and committed, so a long list is bound by hashing, not by the
-/// round trips. Each batch's writes are group commits (one transaction per step).
+/// Pipelined: the devices are looked up first; then, while one batch of new codes is
+/// committed and sent and its answers recorded, the next batch's escrow keys are computed (on
+/// every core), so a long list is bound by hashing, not by the commits and round trips. Each
+/// batch's writes are group commits (one transaction per step).
 ///
 /// # Errors
 /// [`LockError`] when the store fails (the devices already reported are done).
@@ -163,56 +168,18 @@ pub async fn lock_devices<S: CodeStore>(
     mut reported: impl FnMut(DeviceLock),
 ) -> Result<usize, LockError> {
     let mut done = 0;
-    let mut chunks = targets.chunks(server_code::BATCH);
-    let mut next = match chunks.next() {
-        Some(chunk) => Some(prepare(store, chunk).await?),
-        None => None,
-    };
-    while let Some(Prepared { already, pending }) = next.take() {
-        for device in already {
-            reported(device);
-            done += 1;
-        }
-        let following = chunks.next();
-        let (sent, prepared) = tokio::join!(
-            send(store, client, pending, lost_message, &mut reported),
-            async {
-                match following {
-                    Some(chunk) => Some(prepare(store, chunk).await),
-                    None => None,
-                }
-            }
-        );
-        done += sent?;
-        next = prepared.transpose()?;
-    }
-    Ok(done)
-}
-
-/// One batch made ready to send: the devices already locked, and the codes to send.
-struct Prepared {
-    already: Vec<DeviceLock>,
-    pending: Vec<Pending>,
-}
-
-/// Sorts a batch's targets (already locked, pending code, new code) and issues the new codes
-/// (hashed, then committed in one transaction).
-async fn prepare<S: CodeStore>(
-    store: &S,
-    chunk: &[ServerCodeTarget],
-) -> Result<Prepared, LockError> {
-    let mut already = Vec::new();
-    let mut pending = Vec::with_capacity(chunk.len());
+    let mut pending = Vec::new();
     let mut fresh = Vec::new();
-    for target in chunk {
+    for target in targets {
         match record_of(store, target).await? {
             Some(record) if record.accepted_server_code.is_some() && !target.beside_accepted => {
-                already.push(DeviceLock {
+                reported(DeviceLock {
                     udid: record.udid,
                     serial: target.serial.clone(),
                     new_code: false,
                     result: LockResult::AlreadyLocked,
                 });
+                done += 1;
             }
             Some(record) => match pending_code(&record) {
                 Some((code, escrow_key)) => pending.push(Pending {
@@ -227,18 +194,40 @@ async fn prepare<S: CodeStore>(
             None => fresh.push(target.clone()),
         }
     }
-    server_code::issue_server_codes(store, &fresh, |issued: IssuedCode| {
-        pending.push(Pending {
-            udid: issued.udid,
-            serial: issued.serial,
-            code: issued.code,
-            escrow_key: issued.escrow_key,
-            new_code: true,
-        });
-        Ok::<(), LockError>(())
-    })
-    .await?;
-    Ok(Prepared { already, pending })
+    let mut batches = fresh.chunks(LOCK_BATCH);
+    let mut hashing = batches
+        .next()
+        .map(|batch| server_code::start_hashing(batch.to_vec()))
+        .transpose()?;
+    // Codes made before (never answered): sent again while the first new ones are hashed.
+    let mut pending = pending.into_iter();
+    loop {
+        let batch: Vec<Pending> = pending.by_ref().take(LOCK_BATCH).collect();
+        if batch.is_empty() {
+            break;
+        }
+        done += send(store, client, batch, lost_message, &mut reported).await?;
+    }
+    while let Some(current) = hashing.take() {
+        let hashed = current.finish().await?;
+        hashing = batches
+            .next()
+            .map(|batch| server_code::start_hashing(batch.to_vec()))
+            .transpose()?;
+        let issued = server_code::commit(store, hashed).await?;
+        let batch = issued
+            .into_iter()
+            .map(|issued: IssuedCode| Pending {
+                udid: issued.udid,
+                serial: issued.serial,
+                code: issued.code,
+                escrow_key: issued.escrow_key,
+                new_code: true,
+            })
+            .collect();
+        done += send(store, client, batch, lost_message, &mut reported).await?;
+    }
+    Ok(done)
 }
 
 /// Marks each code sent (durably), sends the escrow keys, records the answers.

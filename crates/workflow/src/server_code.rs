@@ -61,40 +61,99 @@ where
 {
     let mut count = 0;
     for chunk in targets.chunks(BATCH) {
-        let codes = fresh_codes(chunk.len())?;
-        let (codes, keys) = tokio::task::spawn_blocking(move || {
-            let keys = escrow_keys(&codes);
-            (codes, keys)
-        })
-        .await
-        .map_err(|e| IssueError::Hashing(e.to_string()))?;
-        // The chunk in one transaction (one durable commit, not one per code).
-        let group = chunk
-            .iter()
-            .cloned()
-            .zip(codes.iter().cloned())
-            .zip(keys.iter().cloned())
-            .map(|((target, code), escrow_key)| (target, code, escrow_key))
-            .collect();
-        let committed = store
-            .commit_server_codes(group, Timestamp::now())
-            .await
-            .map_err(IssueError::from)?;
-        // Durable: from here on the codes may leave.
-        for (((target, code), escrow_key), committed) in
-            chunk.iter().zip(codes).zip(keys).zip(committed)
-        {
-            tracing::info!(udid = %committed.udid, "server code committed");
-            issued(IssuedCode {
-                udid: committed.udid,
-                serial: target.serial.clone(),
-                code,
-                escrow_key,
-            })?;
+        let hashed = start_hashing(chunk.to_vec())?.finish().await?;
+        for code in commit(store, hashed).await? {
+            issued(code)?;
             count += 1;
         }
     }
     Ok(count)
+}
+
+/// Server codes made and hashed for some targets, **not yet committed**: nothing in it can be
+/// read; the codes reach a caller only through [`commit`], once durable.
+pub struct HashedCodes {
+    targets: Vec<ServerCodeTarget>,
+    codes: Vec<BypassCode>,
+    keys: Vec<EscrowKey>,
+}
+
+impl core::fmt::Debug for HashedCodes {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("HashedCodes")
+            .field("count", &self.codes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Escrow keys being computed (on every core, on tokio's blocking threads) for fresh codes.
+#[derive(Debug)]
+pub struct Hashing(tokio::task::JoinHandle<HashedCodes>);
+
+impl Hashing {
+    /// Waits for the escrow keys.
+    ///
+    /// # Errors
+    /// [`IssueError::Hashing`] when the hashing thread failed.
+    pub async fn finish(self) -> Result<HashedCodes, IssueError> {
+        self.0.await.map_err(|e| IssueError::Hashing(e.to_string()))
+    }
+}
+
+/// Makes one fresh code per target (OS CSPRNG) and starts computing their escrow keys at once,
+/// so the caller can commit or send earlier codes meanwhile (a pipeline bound by hashing).
+///
+/// # Errors
+/// [`IssueError::Random`].
+pub fn start_hashing(targets: Vec<ServerCodeTarget>) -> Result<Hashing, IssueError> {
+    let codes = fresh_codes(targets.len())?;
+    Ok(Hashing(tokio::task::spawn_blocking(move || {
+        let keys = escrow_keys(&codes);
+        HashedCodes {
+            targets,
+            codes,
+            keys,
+        }
+    })))
+}
+
+/// Commits hashed codes in one transaction, and **only then** hands them out, in order.
+///
+/// # Errors
+/// [`IssueError::Store`]: nothing of the group was committed, and nothing is handed out.
+pub async fn commit<S: CodeStore>(
+    store: &S,
+    hashed: HashedCodes,
+) -> Result<Vec<IssuedCode>, IssueError> {
+    let HashedCodes {
+        targets,
+        codes,
+        keys,
+    } = hashed;
+    let group = targets
+        .iter()
+        .cloned()
+        .zip(codes.iter().cloned())
+        .zip(keys.iter().cloned())
+        .map(|((target, code), escrow_key)| (target, code, escrow_key))
+        .collect();
+    let committed = store.commit_server_codes(group, Timestamp::now()).await?;
+    // Durable: from here on the codes may leave.
+    Ok(targets
+        .into_iter()
+        .zip(codes)
+        .zip(keys)
+        .zip(committed)
+        .map(|(((target, code), escrow_key), committed)| {
+            tracing::info!(udid = %committed.udid, "server code committed");
+            IssuedCode {
+                udid: committed.udid,
+                serial: target.serial,
+                code,
+                escrow_key,
+            }
+        })
+        .collect())
 }
 
 /// Fresh codes bound to no device, with their escrow keys (computed on every core), never
