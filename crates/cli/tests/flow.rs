@@ -55,16 +55,7 @@ impl Operator {
     /// [`Self::alb`] with these environment variables set.
     pub(crate) fn alb_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_alb"));
-        for proxy in [
-            "HTTPS_PROXY",
-            "https_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-            "NO_PROXY",
-            "no_proxy",
-        ] {
-            command.env_remove(proxy);
-        }
+        direct(&mut command);
         command
             .args(self.store_args())
             .args(args)
@@ -258,4 +249,20 @@ fn subscriptions(answer: &[u8]) -> HashMap<String, (Option<String>, Option<Strin
             )
         })
         .collect()
+}
+
+/// The proxy variables of the environment, removed: the test's requests go direct unless it
+/// sets one itself.
+pub(crate) fn direct(command: &mut Command) -> &mut Command {
+    for proxy in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ] {
+        command.env_remove(proxy);
+    }
+    command
 }

@@ -78,16 +78,7 @@ async fn alb(args: Vec<String>, env: &[(&str, &str)]) -> Output {
     tokio::task::spawn_blocking(move || {
         let mut command = Command::new(env!("CARGO_BIN_EXE_alb"));
         // Direct unless the test says otherwise: no proxy of the environment.
-        for proxy in [
-            "HTTPS_PROXY",
-            "https_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-            "NO_PROXY",
-            "no_proxy",
-        ] {
-            command.env_remove(proxy);
-        }
+        crate::flow::direct(&mut command);
         command
             .args(&args)
             .env_remove("ALB_STORE")

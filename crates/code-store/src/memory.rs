@@ -112,8 +112,9 @@ impl Backend for MemoryStore {
                 }
             };
             for row in transition.upserts {
-                let before = state.devices.insert(row.udid.clone(), row.clone());
-                undo.push((row.udid, before));
+                let udid = row.udid.clone();
+                let before = state.devices.insert(udid.clone(), row);
+                undo.push((udid, before));
             }
             for udid in &transition.deletes {
                 let before = state.devices.remove(udid);

@@ -5,6 +5,7 @@ use core::fmt;
 
 use hyper::Uri;
 use hyper_util::client::proxy::matcher::{Intercept, Matcher};
+use zeroize::Zeroizing;
 
 /// The variables read for the proxy, in order: the first that is set is used.
 const PROXY_VARIABLES: [&str; 4] = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
@@ -38,7 +39,8 @@ pub struct ProxyConfig {
     /// The proxy, as given (kept for `Debug`, with its password hidden).
     shown: Option<String>,
     matcher: Option<Arc<Matcher>>,
-    proxy: Option<String>,
+    /// The proxy URL as given: it may hold a password, so it is zeroized when dropped.
+    proxy: Option<Zeroizing<String>>,
     no_proxy: String,
 }
 
@@ -108,6 +110,7 @@ impl ProxyConfig {
     pub fn no_proxy(mut self, list: &str) -> Self {
         list.clone_into(&mut self.no_proxy);
         self.matcher = self.proxy.as_deref().map(|proxy| {
+            let proxy = proxy.as_str();
             Arc::new(
                 Matcher::builder()
                     .https(proxy)
@@ -146,7 +149,7 @@ impl ProxyConfig {
         let config = Self {
             shown: Some(shown),
             matcher: None,
-            proxy: Some(url.to_owned()),
+            proxy: Some(Zeroizing::new(url.to_owned())),
             no_proxy: String::new(),
         };
         Ok(config.no_proxy(""))

@@ -87,9 +87,6 @@ impl ConnectProxy {
     }
 
     /// Every tunnel asked for, in order.
-    ///
-    /// # Panics
-    /// When a connection task panicked while recording (never: it only pushes).
     #[must_use]
     pub fn tunnels(&self) -> Vec<Tunnel> {
         self.tunnels.lock().map(|t| t.clone()).unwrap_or_default()

@@ -147,13 +147,14 @@ async fn record_of(
 }
 
 /// Locks each device of `targets` (in order, in batches): a device whose code Apple accepted
-/// is skipped; one with a pending code gets it again; the others get a new code, issued
-/// through [`server_code::issue_server_codes`] (committed before anything leaves). Each code
+/// is skipped; one with a pending code gets it again; the others get a new code, hashed by
+/// [`server_code::start_hashing`] and handed out by [`server_code::commit`] only once durable. Each code
 /// is marked sent in the store, then its escrow key goes to Apple ([`IN_FLIGHT`] requests at a
 /// time on the client's one session), and Apple's answer is recorded. `reported` sees each
 /// device once its answer is durable.
 ///
-/// Pipelined: the devices are looked up first; then, while one batch of new codes is
+/// Pipelined: the devices are looked up first; then, while one batch of new codes
+/// ([`LOCK_BATCH`]) is
 /// committed and sent and its answers recorded, the next batch's escrow keys are computed (on
 /// every core), so a long list is bound by hashing, not by the commits and round trips. Each
 /// batch's writes are group commits (one transaction per step).

@@ -5,8 +5,8 @@
 use bypass_code::{BypassCode, EscrowKey};
 use code_store::{CodeStore, ServerCodeTarget, StoreError, Timestamp, Udid};
 
-/// Codes whose escrow keys are computed together (on every core) before they are committed one
-/// by one.
+/// Codes whose escrow keys are computed together (on every core) and then committed together,
+/// in one transaction.
 pub const BATCH: usize = 32;
 
 /// Why a server code could not be issued. Never contains a secret.
@@ -39,13 +39,13 @@ pub struct IssuedCode {
 }
 
 /// Issues one server code per device of `targets`, in order. Codes come from the OS CSPRNG;
-/// their escrow keys are computed [`BATCH`] at a time on every core; each code is then committed
-/// to the store (to the device with the UDID given, else to the one enrolled device with that
-/// serial number, else to the serial number's placeholder) and **only after its commit
-/// returned** passed to `issued`. Returns how many were issued.
+/// their escrow keys are computed [`BATCH`] at a time on every core; each batch is then committed
+/// to the store in one transaction (each code to the device with the UDID given, else to the one
+/// enrolled device with that serial number, else to the serial number's placeholder) and **only
+/// after the commit returned** each code is passed to `issued`. Returns how many were issued.
 ///
-/// A failed commit stops the journey with its error: that code is never handed out, and no
-/// device after it gets one. An error from `issued` stops it too (the code it was given is
+/// A failed commit stops the journey with its error: nothing of that batch is written or handed
+/// out, and no device after it gets a code. An error from `issued` stops it too (the code it was given is
 /// durable).
 ///
 /// # Errors
