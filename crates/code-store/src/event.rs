@@ -3,7 +3,7 @@
 
 use bypass_code::{BypassCode, EscrowKey};
 
-use crate::{AttemptOutcome, CodeKind, Timestamp, Udid, UnlockToken};
+use crate::{AttemptOutcome, CodeKind, CommandEvent, Timestamp, Udid, UnlockToken};
 
 /// What a change did, as written to the append-only history.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +79,8 @@ pub enum Event {
         /// The device's UDID.
         udid: Udid,
     },
+    /// Something happened to the commands sent to the device.
+    Command(CommandEvent),
 }
 
 impl Event {
@@ -98,6 +100,7 @@ impl Event {
             Self::SerialRefused { .. } => "serial_refused",
             Self::PlaceholderMerged { .. } => "placeholder_merged",
             Self::MergedInto { .. } => "merged_into",
+            Self::Command(_) => "command",
         }
     }
 }
@@ -148,6 +151,7 @@ impl core::fmt::Display for Event {
                 "the record made before enrolment ({placeholder}) was merged into this one"
             ),
             Self::MergedInto { udid } => write!(f, "merged into device {udid}"),
+            Self::Command(event) => event.fmt(f),
         }
     }
 }
@@ -176,6 +180,14 @@ pub enum Ignored {
     NotThePendingServerCode,
     /// A restored accepted server code differs from the stored accepted one, which stays.
     AcceptedServerCodeKept,
+    /// The device was already asked for its codes for this enrolment.
+    AlreadyAsked,
+    /// The ask is not due (another sender claimed it, or it is waiting for an answer).
+    AskNotDue,
+    /// No command with this `CommandUUID` was sent to the device.
+    UnknownCommand,
+    /// The command already has this answer.
+    SameAnswer,
 }
 
 impl Ignored {
@@ -193,6 +205,10 @@ impl Ignored {
             Self::SerialTaken => "serial_taken",
             Self::NotThePendingServerCode => "not_the_pending_server_code",
             Self::AcceptedServerCodeKept => "accepted_server_code_kept",
+            Self::AlreadyAsked => "already_asked",
+            Self::AskNotDue => "ask_not_due",
+            Self::UnknownCommand => "unknown_command",
+            Self::SameAnswer => "same_answer",
         }
     }
 }
@@ -213,6 +229,10 @@ impl core::fmt::Display for Ignored {
             Self::AcceptedServerCodeKept => {
                 "the server code Apple accepted is kept: a restored one does not replace it"
             }
+            Self::AlreadyAsked => "already asked for its codes for this enrolment: unchanged",
+            Self::AskNotDue => "the ask is not due: unchanged",
+            Self::UnknownCommand => "no command with this CommandUUID was sent to the device",
+            Self::SameAnswer => "same answer: unchanged",
         })
     }
 }

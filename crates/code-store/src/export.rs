@@ -411,6 +411,8 @@ impl RecordJson {
             accepted_server_code,
             unlock_token,
             last_unlock,
+            // What was asked of the device is the service's working state, not exported.
+            commands: crate::Commands::default(),
             created_at: Timestamp::parse("created_at", &self.created_at)?,
             updated_at: Timestamp::parse("updated_at", &self.updated_at)?,
         })
@@ -451,6 +453,7 @@ mod tests {
                 outcome: AttemptOutcome::Rejected,
                 at: t,
             }),
+            commands: crate::Commands::default(),
             created_at: t,
             updated_at: t,
         }

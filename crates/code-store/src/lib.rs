@@ -5,6 +5,7 @@
 extern crate alloc;
 
 mod any;
+mod command;
 #[cfg(feature = "postgres")]
 mod credentials;
 mod device;
@@ -37,6 +38,7 @@ mod token;
 mod transition;
 
 pub use any::{AnyStore, StoreLocation, open};
+pub use command::{AnswerStatus, CodeAsk, CommandEvent, CommandKind, Commands, SentCommand};
 pub use device::{DeviceIdentity, MAX_FIELD_LEN, MAX_UDID_LEN, Udid, check_field, check_serial};
 pub use error::StoreError;
 pub use event::{Event, Ignored, Outcome};

@@ -51,6 +51,7 @@ fn matches(filter: &Filter, r: &SealedRecord) -> bool {
         Filter::All => true,
         Filter::Serial(serial) => r.serial_number.as_ref() == Some(serial),
         Filter::WithoutDeviceCode => r.device_code.is_none(),
+        Filter::AskDue(at) => r.ask_due_at.is_some_and(|due| due <= at.unix()),
         Filter::LastUnlockFailed => r
             .last_unlock_outcome
             .as_deref()

@@ -7,8 +7,8 @@
 use bypass_code::{BypassCode, EscrowKey};
 
 use crate::{
-    DeviceIdentity, Event, Ignored, Outcome, ServerCode, ServerCodeState, Timestamp, Udid,
-    UnlockToken,
+    AnswerStatus, CommandKind, Commands, DeviceIdentity, Event, Ignored, Outcome, ServerCode,
+    ServerCodeState, Timestamp, Udid, UnlockToken,
 };
 
 /// Days after enrolment (supervision) during which Apple lets the server retrieve the device code.
@@ -129,6 +129,8 @@ pub struct DeviceRecord {
     pub unlock_token: Option<StoredUnlockToken>,
     /// The latest unlock attempt.
     pub last_unlock: Option<UnlockAttempt>,
+    /// The commands a service sent the device (the request for its codes, `ClearPasscode`).
+    pub commands: Commands,
     /// When the record was created.
     pub created_at: Timestamp,
     /// When the record last changed.
@@ -181,6 +183,45 @@ pub enum Change {
     /// A record read back from an export: every part goes through the same rules, keeping the
     /// exported times.
     Restore(Box<DeviceRecord>),
+    /// The device is to be asked for its codes: once per enrolment (ignored when it was already
+    /// asked for the current one), or `again` whatever was asked before.
+    AskForCodes {
+        /// Ask even though the device was asked for this enrolment.
+        again: bool,
+    },
+    /// Commands are about to be sent (their UUIDs durable before they leave). An
+    /// `ActivationLockBypassCode` / `DeviceInformation` pair claims the device's due ask (ignored
+    /// when it is not due: another sender has it); a `ClearPasscode` is recorded as the last one.
+    CommandsRecorded {
+        /// Each command's kind and `CommandUUID`.
+        commands: Vec<(CommandKind, String)>,
+        /// When the ask may be claimed again if the sender never reports back (a lease).
+        retry_at: Timestamp,
+    },
+    /// The MDM server took the commands with these UUIDs.
+    CommandsQueued {
+        /// Their UUIDs.
+        uuids: Vec<String>,
+    },
+    /// The MDM server did not take the commands with these UUIDs.
+    CommandsNotQueued {
+        /// Their UUIDs.
+        uuids: Vec<String>,
+        /// Why (no secret).
+        reason: String,
+        /// When the ask may be tried again; `None` gives it up.
+        retry_at: Option<Timestamp>,
+    },
+    /// The device answered the command with this UUID.
+    CommandAnswered {
+        /// Its `CommandUUID`.
+        uuid: String,
+        /// The answer.
+        status: AnswerStatus,
+        /// For the ask's commands: when to ask again (`None`: not again, or the MDM server
+        /// sends it again itself, as after `NotNow`).
+        retry_at: Option<Timestamp>,
+    },
 }
 
 impl DeviceRecord {
@@ -196,6 +237,7 @@ impl DeviceRecord {
             accepted_server_code: None,
             unlock_token: None,
             last_unlock: None,
+            commands: Commands::default(),
             created_at: at,
             updated_at: at,
         }
@@ -262,6 +304,21 @@ impl DeviceRecord {
                     .push(Event::UnlockAttempted { code, outcome: how });
             }
             Change::Restore(record) => self.apply_restore(*record, &mut outcome),
+            Change::AskForCodes { again } => self.apply_ask(again, at, &mut outcome),
+            Change::CommandsRecorded { commands, retry_at } => {
+                self.apply_commands_recorded(commands, retry_at, at, &mut outcome);
+            }
+            Change::CommandsQueued { uuids } => self.apply_queued(uuids, &mut outcome),
+            Change::CommandsNotQueued {
+                uuids,
+                reason,
+                retry_at,
+            } => self.apply_not_queued(uuids, reason, retry_at, &mut outcome),
+            Change::CommandAnswered {
+                uuid,
+                status,
+                retry_at,
+            } => self.apply_answered(uuid, status, retry_at, at, &mut outcome),
         }
         if outcome.changed() {
             // A restored record keeps the time of its own last change, so an export imported

@@ -174,6 +174,11 @@ pub(crate) fn decode_record(
         accepted_server_code,
         unlock_token,
         last_unlock,
+        commands: match &row.commands {
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| corrupt(u, "commands", format!("not the commands' JSON: {e}")))?,
+            None => crate::Commands::default(),
+        },
         created_at: Timestamp::from_unix(row.created_at),
         updated_at: Timestamp::from_unix(row.updated_at),
     })
@@ -259,6 +264,19 @@ pub(crate) fn encode_record(
         last_unlock_code: record.last_unlock.map(|a| a.code.as_str().to_owned()),
         last_unlock_outcome: record.last_unlock.map(|a| a.outcome.as_str().to_owned()),
         last_unlock_at: record.last_unlock.map(|a| a.at.unix()),
+        commands: if record.commands.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&record.commands).map_err(|e| {
+                corrupt(udid.as_str(), "commands", format!("cannot be written: {e}"))
+            })?)
+        },
+        ask_due_at: record
+            .commands
+            .ask
+            .as_ref()
+            .and_then(|a| a.due_at)
+            .map(Timestamp::unix),
         created_at: record.created_at.unix(),
         updated_at: record.updated_at.unix(),
     })
@@ -300,6 +318,12 @@ pub(crate) fn encode_event(
         Event::ServerCodeAnswered { status, .. } => (Some(status.clone()), None),
         Event::PlaceholderMerged { placeholder } => (Some(placeholder.to_string()), None),
         Event::MergedInto { udid } => (Some(udid.to_string()), None),
+        Event::Command(command) => (
+            Some(serde_json::to_string(command).map_err(|e| {
+                corrupt(udid.as_str(), "history", format!("cannot be written: {e}"))
+            })?),
+            None,
+        ),
     };
     Ok(SealedEvent {
         seq: 0,
@@ -392,6 +416,10 @@ pub(crate) fn decode_event(
         "merged_into" => Event::MergedInto {
             udid: udid_in_detail()?,
         },
+        "command" => Event::Command(
+            serde_json::from_str(detail)
+                .map_err(|e| corrupt(u, "history", format!("bad command event: {e}")))?,
+        ),
         other => return Err(corrupt(u, "history", format!("unknown event {other:?}"))),
     };
     Ok(HistoryEntry {

@@ -84,6 +84,11 @@ CREATE TABLE store_secrets (
     updated_at INTEGER NOT NULL
 );
 ",
+    "
+ALTER TABLE devices ADD COLUMN commands TEXT;
+ALTER TABLE devices ADD COLUMN ask_due_at INTEGER;
+CREATE INDEX devices_ask_due_at ON devices (ask_due_at);
+",
 ];
 
 /// Whether any secret column of the store holds a sealed value (tag 1): asked when a store made

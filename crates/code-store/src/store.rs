@@ -25,18 +25,29 @@ pub enum Filter {
     WithoutDeviceCode,
     /// Records whose last unlock attempt did not unlock.
     LastUnlockFailed,
+    /// Records whose request for the device's codes may be (re)queued at this time.
+    AskDue(Timestamp),
 }
 
 impl Filter {
     /// The SQL condition selecting these rows, and its one argument, with the argument's
     /// placeholder written by `placeholder` (`?1` or `$1`).
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
-    pub(crate) fn sql(&self, placeholder: &str) -> (String, Option<&str>) {
+    pub(crate) fn sql(&self, placeholder: &str) -> (String, Option<String>) {
         match self {
             Self::All => ("1 = 1".to_owned(), None),
-            Self::Serial(serial) => (format!("serial_number = {placeholder}"), Some(serial)),
+            Self::Serial(serial) => (
+                format!("serial_number = {placeholder}"),
+                Some(serial.clone()),
+            ),
             Self::WithoutDeviceCode => ("device_code IS NULL".to_owned(), None),
             Self::LastUnlockFailed => ("last_unlock_outcome <> 'unlocked'".to_owned(), None),
+            // The argument is bound as text on every backend (PostgreSQL would otherwise type
+            // the parameter as a number), then compared as a number.
+            Self::AskDue(at) => (
+                format!("ask_due_at <= CAST(CAST({placeholder} AS TEXT) AS BIGINT)"),
+                Some(at.unix().to_string()),
+            ),
         }
     }
 }
@@ -231,6 +242,16 @@ pub trait CodeStore: Send + Sync {
     /// # Errors
     /// Database and decryption failures.
     fn failed_unlocks(&self) -> impl Future<Output = Result<Vec<DeviceRecord>, StoreError>> + Send;
+
+    /// Devices whose request for their codes may be (re)queued at `now`
+    /// ([`CodeAsk::is_due`](crate::CodeAsk::is_due)).
+    ///
+    /// # Errors
+    /// Database and decryption failures.
+    fn asks_due(
+        &self,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<DeviceRecord>, StoreError>> + Send;
 
     /// Keeps a secret of the store itself (e.g. the server token of Apple's enrollment service),
     /// sealed under the store's key like every code, replacing any earlier value of `name`.
@@ -446,6 +467,10 @@ impl<B: sealed::Backend> CodeStore for B {
             .collect();
         missing.sort_by_key(|m| (m.deadline.is_none(), m.deadline, m.record.udid.clone()));
         Ok(missing)
+    }
+
+    async fn asks_due(&self, now: Timestamp) -> Result<Vec<DeviceRecord>, StoreError> {
+        decode_all(self.sealing(), &self.select(Filter::AskDue(now)).await?)
     }
 
     async fn failed_unlocks(&self) -> Result<Vec<DeviceRecord>, StoreError> {

@@ -199,6 +199,8 @@ table! {
         last_unlock_code: Option<String> = Text,
         last_unlock_outcome: Option<String> = Text,
         last_unlock_at: Option<i64> = Int,
+        commands: Option<String> = Text,
+        ask_due_at: Option<i64> = Int,
         created_at: i64 = Int,
         updated_at: i64 = Int,
     }
@@ -338,9 +340,9 @@ mod tests {
 
     #[test]
     fn statements_name_every_column_once() {
-        assert_eq!(SealedRecord::COLUMNS.len(), 24);
+        assert_eq!(SealedRecord::COLUMNS.len(), 26);
         let upsert = upsert_record_sql(|i| format!("?{i}"));
-        assert!(upsert.contains("?24)"), "{upsert}");
+        assert!(upsert.contains("?26)"), "{upsert}");
         assert!(!upsert.contains("udid = excluded.udid"));
         assert_eq!(
             insert_event_sql(|i| format!("${i}")),

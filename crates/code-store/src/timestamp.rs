@@ -7,7 +7,11 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use crate::StoreError;
 
 /// A UTC instant, stored as whole seconds since the Unix epoch, shown in RFC 3339.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Serialized as its seconds since the Unix epoch.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Timestamp(i64);
 
 impl Timestamp {
