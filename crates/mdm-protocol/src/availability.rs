@@ -30,6 +30,40 @@ impl Platform {
         Self::WatchOs,
     ];
 
+    /// The platform of a product type as a device reports it (`iPhone14,2`, `iPad4,1`,
+    /// `Mac14,2`, `MacBookPro18,3`, `AppleTV6,2`, `Watch6,1`, `RealityDevice14,1`), or `None`
+    /// for one this table does not know.
+    ///
+    /// ```
+    /// use mdm_protocol::Platform;
+    /// assert_eq!(Platform::of_product_type("iPad4,1"), Some(Platform::Ios));
+    /// assert_eq!(Platform::of_product_type("MacBookPro18,3"), Some(Platform::MacOs));
+    /// assert_eq!(Platform::of_product_type("Toaster1,1"), None);
+    /// ```
+    #[must_use]
+    pub fn of_product_type(product_type: &str) -> Option<Self> {
+        const PREFIXES: [(&str, Platform); 10] = [
+            ("iPhone", Platform::Ios),
+            ("iPad", Platform::Ios),
+            ("iPod", Platform::Ios),
+            ("AppleTV", Platform::TvOs),
+            ("Watch", Platform::WatchOs),
+            ("RealityDevice", Platform::VisionOs),
+            ("MacBook", Platform::MacOs),
+            ("Macmini", Platform::MacOs),
+            ("iMac", Platform::MacOs),
+            ("Mac", Platform::MacOs),
+        ];
+        PREFIXES
+            .iter()
+            .find(|(prefix, _)| {
+                product_type.starts_with(prefix)
+                    && product_type[prefix.len()..].starts_with(|c: char| c.is_ascii_digit())
+                    || *prefix == "MacBook" && product_type.starts_with("MacBook")
+            })
+            .map(|(_, platform)| *platform)
+    }
+
     /// The schema's name: `iOS`, `macOS`, `tvOS`, `visionOS`, `watchOS`.
     #[must_use]
     pub const fn as_str(self) -> &'static str {

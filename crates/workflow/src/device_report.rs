@@ -120,10 +120,125 @@ fn checked_udid(id: &str) -> Result<Udid, IngestError> {
     Ok(udid)
 }
 
-/// Applies one device message (property list, XML or binary) to the store:
-/// `Authenticate` (identity, enrolment time `now`), `TokenUpdate` (unlock token),
-/// `DeviceInformation` responses (serial number, product type, IMEI/MEID per SIM slot) and
-/// `ActivationLockBypassCode` responses (the retention rule). Other messages change nothing.
+/// A device's message read into the changes it makes to its record, nothing applied yet: what
+/// [`ingest`] applies one change at a time, and what a service commits for many messages in one
+/// transaction ([`CodeStore::apply_all`]).
+#[derive(Debug)]
+pub struct Report {
+    /// The message kind, e.g. `Authenticate`, `TokenUpdate`, `ActivationLockBypassCode`.
+    pub message: String,
+    /// The device, when the message names one.
+    pub udid: Option<Udid>,
+    /// The changes to its record, in order (their `Debug` form redacts codes and tokens).
+    pub changes: Vec<Change>,
+    /// A user-channel message (it names a user): never about the device's codes.
+    pub user_channel: bool,
+}
+
+impl Report {
+    /// Reads one device message (property list, XML or binary): `Authenticate` (identity, and
+    /// the enrolment at `enrolled_at`), `TokenUpdate` (unlock token, device channel only),
+    /// `DeviceInformation` responses (serial number, product type, IMEI/MEID per SIM slot) and
+    /// `ActivationLockBypassCode` responses. Other messages make no change.
+    ///
+    /// # Errors
+    /// [`IngestError`]: not an MDM message, a command, no device, a value the store refuses.
+    pub fn read(bytes: &[u8], enrolled_at: Timestamp) -> Result<Self, IngestError> {
+        use mdm_protocol::{CheckinMessage, MdmMessage, ResponsePayload};
+
+        let message = MdmMessage::parse(bytes, &mdm_protocol::Limits::DEFAULT)?;
+        let mut changes = Vec::new();
+        let user_channel;
+        let (kind, udid) = match &message {
+            MdmMessage::Command(_) => return Err(IngestError::Command),
+            MdmMessage::Checkin(checkin) => {
+                let kind = checkin.message_type().to_owned();
+                user_channel = checkin.identity().is_some_and(|i| i.user_id.is_some());
+                match checkin {
+                    CheckinMessage::Authenticate(a) => {
+                        let udid = device(&a.identity, &kind)?;
+                        changes.push(Change::Identity(DeviceIdentity {
+                            serial_number: a.serial_number.clone(),
+                            product_type: a.product_name.clone(),
+                            imei: non_blank(a.imei.as_deref()),
+                            imei2: None,
+                            meid: non_blank(a.meid.as_deref()),
+                        }));
+                        changes.push(Change::Enrolled { at: enrolled_at });
+                        (kind, Some(udid))
+                    }
+                    CheckinMessage::TokenUpdate(t) => {
+                        let udid = device(&t.identity, &kind)?;
+                        // The unlock token comes on the device channel only.
+                        if t.identity.user_id.is_none() {
+                            let token = match &t.unlock_token {
+                                Some(token) if !token.is_empty() => Some(
+                                    code_store::UnlockToken::new(token.as_bytes().to_vec())?,
+                                ),
+                                _ => None,
+                            };
+                            changes.push(Change::UnlockToken(token));
+                        }
+                        (kind, Some(udid))
+                    }
+                    _ => (
+                        kind,
+                        checkin
+                            .identity()
+                            .and_then(|i| i.device_id())
+                            .and_then(|d| Udid::new(d).ok()),
+                    ),
+                }
+            }
+            MdmMessage::Response(response) => {
+                user_channel = response.identity.user_id.is_some();
+                match &response.payload {
+                    ResponsePayload::ActivationLockBypassCode { code } => {
+                        let kind = "ActivationLockBypassCode".to_owned();
+                        let udid = device(&response.identity, &kind)?;
+                        changes.push(Change::DeviceCode(code.clone()));
+                        (kind, Some(udid))
+                    }
+                    ResponsePayload::DeviceInformation(info) => {
+                        let kind = "DeviceInformation".to_owned();
+                        let udid = match info.udid.as_deref() {
+                            Some(id) if response.identity.device_id().is_none() => {
+                                checked_udid(id)?
+                            }
+                            _ => device(&response.identity, &kind)?,
+                        };
+                        let cellular = info.cellular_identity();
+                        changes.push(Change::Identity(DeviceIdentity {
+                            serial_number: non_blank(info.serial_number.as_deref()),
+                            product_type: non_blank(info.product_type()),
+                            imei: cellular.imei,
+                            imei2: cellular.imei2,
+                            meid: cellular.meid,
+                        }));
+                        (kind, Some(udid))
+                    }
+                    _ => (
+                        format!("{} response", response.status.as_str()),
+                        response
+                            .identity
+                            .device_id()
+                            .and_then(|d| Udid::new(d).ok()),
+                    ),
+                }
+            }
+        };
+        Ok(Self {
+            message: kind,
+            udid,
+            changes,
+            user_channel,
+        })
+    }
+}
+
+/// Applies one device message (property list, XML or binary) to the store, as
+/// [`Report::read`] reads it (an `Authenticate` enrols the device at `now`), one change at a
+/// time. Other messages change nothing.
 ///
 /// # Errors
 /// [`IngestError`]: the message is skipped; nothing stored is lost.
@@ -132,82 +247,12 @@ pub async fn ingest(
     bytes: &[u8],
     now: Timestamp,
 ) -> Result<Ingested, IngestError> {
-    use mdm_protocol::{CheckinMessage, MdmMessage, ResponsePayload};
-
-    let message = MdmMessage::parse(bytes, &mdm_protocol::Limits::DEFAULT)?;
-    let mut changes = Vec::new();
-    let (kind, udid) = match &message {
-        MdmMessage::Command(_) => return Err(IngestError::Command),
-        MdmMessage::Checkin(checkin) => {
-            let kind = checkin.message_type().to_owned();
-            match checkin {
-                CheckinMessage::Authenticate(a) => {
-                    let udid = device(&a.identity, &kind)?;
-                    changes.push(Change::Identity(DeviceIdentity {
-                        serial_number: a.serial_number.clone(),
-                        product_type: a.product_name.clone(),
-                        imei: non_blank(a.imei.as_deref()),
-                        imei2: None,
-                        meid: non_blank(a.meid.as_deref()),
-                    }));
-                    changes.push(Change::Enrolled { at: now });
-                    (kind, Some(udid))
-                }
-                CheckinMessage::TokenUpdate(t) => {
-                    let udid = device(&t.identity, &kind)?;
-                    // The unlock token comes on the device channel only.
-                    if t.identity.user_id.is_none() {
-                        let token = match &t.unlock_token {
-                            Some(token) if !token.is_empty() => {
-                                Some(code_store::UnlockToken::new(token.as_bytes().to_vec())?)
-                            }
-                            _ => None,
-                        };
-                        changes.push(Change::UnlockToken(token));
-                    }
-                    (kind, Some(udid))
-                }
-                _ => (
-                    kind,
-                    checkin
-                        .identity()
-                        .and_then(|i| i.device_id())
-                        .and_then(|d| Udid::new(d).ok()),
-                ),
-            }
-        }
-        MdmMessage::Response(response) => match &response.payload {
-            ResponsePayload::ActivationLockBypassCode { code } => {
-                let kind = "ActivationLockBypassCode".to_owned();
-                let udid = device(&response.identity, &kind)?;
-                changes.push(Change::DeviceCode(code.clone()));
-                (kind, Some(udid))
-            }
-            ResponsePayload::DeviceInformation(info) => {
-                let kind = "DeviceInformation".to_owned();
-                let udid = match info.udid.as_deref() {
-                    Some(id) if response.identity.device_id().is_none() => checked_udid(id)?,
-                    _ => device(&response.identity, &kind)?,
-                };
-                let cellular = info.cellular_identity();
-                changes.push(Change::Identity(DeviceIdentity {
-                    serial_number: non_blank(info.serial_number.as_deref()),
-                    product_type: non_blank(info.product_type()),
-                    imei: cellular.imei,
-                    imei2: cellular.imei2,
-                    meid: cellular.meid,
-                }));
-                (kind, Some(udid))
-            }
-            _ => (
-                format!("{} response", response.status.as_str()),
-                response
-                    .identity
-                    .device_id()
-                    .and_then(|d| Udid::new(d).ok()),
-            ),
-        },
-    };
+    let Report {
+        message: kind,
+        udid,
+        changes,
+        ..
+    } = Report::read(bytes, now)?;
     let mut outcomes = Vec::new();
     if let Some(udid) = &udid {
         // A reported serial number merges the device's placeholder, or is refused when another
