@@ -87,6 +87,18 @@ pub enum Error {
     /// No device was named.
     #[error("no device: name devices by serial number or give --serials FILE")]
     NoDevices,
+    /// The service's API key file.
+    #[error("--api-key-file: {0}")]
+    ApiKeys(#[from] alb_serve::KeyFileError),
+    /// The service's TLS files.
+    #[error("{0}")]
+    Tls(#[from] alb_serve::TlsError),
+    /// NanoMDM's settings.
+    #[error("NanoMDM: {0}")]
+    NanoMdm(#[from] alb_nanomdm::NanoMdmConfigError),
+    /// Another setting of the service.
+    #[error("{0}")]
+    Serve(String),
     /// Writing the output failed.
     #[error("cannot write output: {0}")]
     Io(#[from] io::Error),

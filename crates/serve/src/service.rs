@@ -11,8 +11,7 @@ use hyper::body::Bytes;
 use serde_json::json;
 
 use crate::{
-    Access, ApiError, ApiKeys, AskPolicy, Metrics, api, committer::Committer, intake,
-    intake::Intake,
+    ApiError, ApiKeys, AskPolicy, Metrics, api, committer::Committer, intake, intake::Intake,
 };
 
 /// How the service removes Activation Lock: the client (to Apple directly with the push
@@ -257,7 +256,3 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
-/// The access a caller needs for reading secrets, checked by handlers that may reveal.
-pub(crate) const fn reveals(access: Access) -> bool {
-    access.may_reveal()
-}

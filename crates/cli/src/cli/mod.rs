@@ -13,6 +13,7 @@ mod generate;
 mod import;
 mod ingest;
 mod protocol;
+mod serve;
 mod store;
 mod unlock;
 
@@ -73,6 +74,10 @@ pub enum Command {
     /// Locking devices through Apple's device enrollment service (`dep-client`).
     #[command(flatten)]
     Dep(dep::Command),
+    /// Run the service beside the MDM server: NanoMDM/MicroMDM webhooks into the store (`POST
+    /// /webhook`), devices asked for their codes at enrolment through NanoMDM, and the JSON API
+    /// (`/v1/devices/...`). Prints `listening on URL`; stops cleanly on SIGTERM or Ctrl-C.
+    Serve(serve::ServeArgs),
     /// Print the shell completion script (`alb completions bash > /etc/bash_completion.d/alb`).
     Completions {
         /// The shell.
@@ -125,6 +130,7 @@ pub fn run(cli: Cli, context: &Context) -> Result<ExitCode, alb_cli::Error> {
         Command::Unlock(command) => unlock::run(command, &cli.store),
         Command::Store(command) => store::run(command, &cli.store),
         Command::Dep(command) => dep::run(command, &cli.store),
+        Command::Serve(args) => serve::run(&args, &cli.store),
         Command::Completions { shell } => {
             let mut out = std::io::stdout().lock();
             clap_complete::generate(shell, &mut Cli::command(), "alb", &mut out);
