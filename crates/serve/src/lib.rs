@@ -43,10 +43,10 @@ impl<S> core::fmt::Debug for Service<S> {
 }
 
 impl<S: CodeStore + 'static> Service<S> {
-    /// A service over `store`.
-    pub fn new(store: S, config: ServiceConfig) -> Self {
+    /// A service over `store` (owned, or shared with the caller as an `Arc`).
+    pub fn new(store: impl Into<Arc<S>>, config: ServiceConfig) -> Self {
         Self {
-            store: Arc::new(store),
+            store: store.into(),
             config,
             metrics: Arc::new(Metrics::default()),
         }

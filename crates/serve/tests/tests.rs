@@ -1,0 +1,4 @@
+//! The service's integration tests (one binary).
+
+mod common;
+mod webhooks;
