@@ -10,6 +10,9 @@
 //! - `ingest/<id>`: `ingest <id>: <n> responses/s`;
 //! - `lock/<store>`: `lock <store>: <n> devices/s, <ratio>x the batch escrow-key engine alone`,
 //!   the ratio against `lock/hashing-only` of the same run;
+//! - `serve/webhook-<store>`: `serve webhook <store>: <n> events/s, <ratio>x ingest <store> (<m>
+//!   responses/s), p50 <ms> ms, p99 <ms> ms`, the ratio against `ingest/<store>` of the same run,
+//!   the percentiles from the `latency.json` the benchmark writes beside criterion's results;
 //! - any other group: `<group> <id>: <n> elements/s`.
 
 use std::{
@@ -27,6 +30,8 @@ struct Figure {
     id: String,
     median_ns: f64,
     elements: f64,
+    /// The median and 99th-percentile latency of one request, in milliseconds (`serve` only).
+    latency_ms: Option<(f64, f64)>,
 }
 
 impl Figure {
@@ -62,9 +67,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     shell::run("benchmarks", &mut command)?;
 
-    let figures = collect(&shell::root().join("target/criterion"), started)?;
+    let criterion = shell::root().join("target/criterion");
+    let mut figures = collect(&criterion, started)?;
     if figures.is_empty() {
         return Err("no benchmark results were written by this run".into());
+    }
+    for figure in figures.iter_mut().filter(|f| f.group == "serve") {
+        let path = criterion.join("serve").join(&figure.id).join("latency.json");
+        let fresh = fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|m| m >= started);
+        if fresh && let Ok(json) = read_json(&path) {
+            figure.latency_ms = json["p50_ms"].as_f64().zip(json["p99_ms"].as_f64());
+        }
     }
     println!("\n== summary (medians of this run) ==");
     for line in summary(&figures) {
@@ -110,6 +125,7 @@ fn collect(dir: &Path, since: SystemTime) -> Result<Vec<Figure>, String> {
             id,
             median_ns,
             elements,
+            latency_ms: None,
         });
     }
     figures.sort_by(|a, b| (&a.group, &a.id).cmp(&(&b.group, &b.id)));
@@ -185,9 +201,28 @@ fn summary(figures: &[Figure]) -> Vec<String> {
             None => format!("lock {}: {rate:.0} devices/s", figure.id),
         });
     }
+    for figure in figures.iter().filter(|f| f.group == "serve") {
+        let rate = 1e9 / figure.per_item_ns();
+        let store = figure.id.strip_prefix("webhook-").unwrap_or(&figure.id);
+        let mut line = format!("serve webhook {store}: {rate:.0} events/s");
+        if let Some(ingest) = figures
+            .iter()
+            .find(|f| f.group == "ingest" && f.id == store)
+        {
+            let ingest_rate = 1e9 / ingest.per_item_ns();
+            line.push_str(&format!(
+                ", {:.2}x ingest {store} ({ingest_rate:.0} responses/s)",
+                rate / ingest_rate
+            ));
+        }
+        if let Some((p50, p99)) = figure.latency_ms {
+            line.push_str(&format!(", p50 {p50:.1} ms, p99 {p99:.1} ms"));
+        }
+        lines.push(line);
+    }
     for figure in figures
         .iter()
-        .filter(|f| f.group != "escrow_key" && f.group != "lock")
+        .filter(|f| f.group != "escrow_key" && f.group != "lock" && f.group != "serve")
     {
         let unit = match figure.group.as_str() {
             "parse" | "ingest" => "responses",
@@ -238,6 +273,7 @@ mod tests {
             id: id.into(),
             median_ns,
             elements,
+            latency_ms: None,
         }
     }
 
@@ -251,6 +287,11 @@ mod tests {
             figure("parse", "xml", 10_000.0, 1.0),
             figure("lock", "hashing-only", 64_000_000.0, 64.0),
             figure("lock", "sqlite", 80_000_000.0, 64.0),
+            figure("ingest", "sqlite", 64_000_000.0, 64.0),
+            Figure {
+                latency_ms: Some((2.0, 9.5)),
+                ..figure("serve", "webhook-sqlite", 64_000_000.0, 256.0)
+            },
         ]);
         assert_eq!(
             lines,
@@ -264,7 +305,9 @@ mod tests {
                     std::thread::available_parallelism().map_or(1, usize::from)
                 ),
                 "lock sqlite: 800 devices/s, 0.80x the batch escrow-key engine alone (1000 keys/s)",
+                "serve webhook sqlite: 4000 events/s, 4.00x ingest sqlite (1000 responses/s), p50 2.0 ms, p99 9.5 ms",
                 "parse xml: 100000 responses/s",
+                "ingest sqlite: 1000 responses/s",
             ]
         );
     }
