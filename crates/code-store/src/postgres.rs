@@ -319,6 +319,50 @@ fn params<'a>(values: &'a [ValueRef<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
     values.iter().map(ValueRef::as_param).collect()
 }
 
+/// The most rows one multi-row statement writes (PostgreSQL takes at most 65,535 parameters).
+const ROWS_PER_STATEMENT: usize = 512;
+
+/// A group's writes not yet sent: the last state of each row written (`None`: deleted), and the
+/// history events in order. Sent as one multi-row statement per table.
+#[derive(Default)]
+struct Pending {
+    rows: Vec<(String, Option<SealedRecord>)>,
+    events: Vec<SealedEvent>,
+}
+
+impl Pending {
+    async fn flush(&mut self, tx: &tokio_postgres::Transaction<'_>) -> Result<(), StoreError> {
+        let rows = core::mem::take(&mut self.rows);
+        let deletes: Vec<String> = rows
+            .iter()
+            .filter(|(_, row)| row.is_none())
+            .map(|(udid, _)| udid.clone())
+            .collect();
+        if !deletes.is_empty() {
+            tx.execute("DELETE FROM devices WHERE udid = ANY($1)", &[&deletes])
+                .await?;
+        }
+        let upserts: Vec<SealedRecord> = rows.into_iter().filter_map(|(_, row)| row).collect();
+        for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
+            let values: Vec<Vec<ValueRef<'_>>> = chunk.iter().map(SealedRecord::values).collect();
+            let bound: Vec<&(dyn ToSql + Sync)> =
+                values.iter().flat_map(|v| params(v)).collect();
+            let sql = table::upsert_records_sql(chunk.len(), |i| format!("${i}"));
+            tx.execute(sql.as_str(), &bound).await?;
+        }
+        let events = core::mem::take(&mut self.events);
+        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+            let values: Vec<Vec<ValueRef<'_>>> =
+                chunk.iter().map(SealedEvent::insert_values).collect();
+            let bound: Vec<&(dyn ToSql + Sync)> =
+                values.iter().flat_map(|v| params(v)).collect();
+            let sql = table::insert_events_sql(chunk.len(), |i| format!("${i}"));
+            tx.execute(sql.as_str(), &bound).await?;
+        }
+        Ok(())
+    }
+}
+
 impl Backend for PostgresStore {
     fn sealing(&self) -> &Sealing {
         &self.sealing
@@ -339,45 +383,50 @@ impl Backend for PostgresStore {
         // global order (sorted), as every writer takes them: they also cover rows that do not
         // exist yet, which `SELECT ... FOR UPDATE` cannot, and two groups cannot deadlock. The
         // rows read are locked as well, for writers that reach them through another key (a
-        // device found by its serial number).
+        // device found by its serial number). One statement takes them all, in array order.
         let mut keys: Vec<String> = scopes.iter().flat_map(Scope::lock_keys).collect();
         keys.sort_unstable();
         keys.dedup();
-        for key in &keys {
-            tx.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                &[key],
-            )
-            .await?;
-        }
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) \
+             FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
+            &[&keys],
+        )
+        .await?;
+        // The rows of every UDID named, read (and locked) in one statement; the group's own
+        // writes are applied to this copy as it goes, so each member sees those before it, and
+        // written in one statement each at the end (or before a serial-number query).
         let select = table::select_records_sql();
-        let by_udid = tx
-            .prepare_cached(&format!("{select} WHERE udid = $1 FOR UPDATE"))
-            .await?;
+        let udids: Vec<String> = scopes
+            .iter()
+            .filter_map(|s| s.udid.as_ref().map(Udid::to_string))
+            .collect();
+        let mut rows: std::collections::HashMap<String, Option<SealedRecord>> =
+            udids.iter().map(|u| (u.clone(), None)).collect();
+        for row in tx
+            .query(&format!("{select} WHERE udid = ANY($1) FOR UPDATE"), &[&udids])
+            .await?
+        {
+            let record = read_record(&row)?;
+            rows.insert(record.udid.clone(), Some(record));
+        }
         let by_serial = tx
             .prepare_cached(&format!(
                 "{select} WHERE (serial_number = $1 OR udid = $2) AND udid <> $3 \
                  ORDER BY udid COLLATE \"C\" FOR UPDATE"
             ))
             .await?;
-        let upsert = tx
-            .prepare_cached(&table::upsert_record_sql(|i| format!("${i}")))
-            .await?;
-        let insert = tx
-            .prepare_cached(&table::insert_event_sql(|i| format!("${i}")))
-            .await?;
+        let mut pending = Pending::default();
         let mut results = Vec::with_capacity(scopes.len());
         for (index, scope) in scopes.iter().enumerate() {
-            let target = match &scope.udid {
-                Some(udid) => tx
-                    .query_opt(&by_udid, &[&udid.as_str()])
-                    .await?
-                    .map(|r| read_record(&r))
-                    .transpose()?,
-                None => None,
-            };
+            let target = scope
+                .udid
+                .as_ref()
+                .and_then(|udid| rows.get(udid.as_str()).cloned().flatten());
             let peers = match &scope.serial {
                 Some(serial) => {
+                    // The query must see the group's writes so far.
+                    pending.flush(&tx).await?;
                     let placeholder = crate::device::placeholder_key(serial);
                     let target = scope.udid.as_ref().map_or("", Udid::as_str);
                     tx.query(&by_serial, &[&serial.as_str(), &placeholder, &target])
@@ -389,18 +438,20 @@ impl Backend for PostgresStore {
                 None => Vec::new(),
             };
             let transition = decide(index, Rows { target, peers })?;
-            for row in &transition.upserts {
-                tx.execute(&upsert, &params(&row.values())).await?;
+            for row in transition.upserts {
+                rows.insert(row.udid.clone(), Some(row.clone()));
+                pending.rows.retain(|(udid, _)| *udid != row.udid);
+                pending.rows.push((row.udid.clone(), Some(row)));
             }
-            for udid in &transition.deletes {
-                tx.execute(&table::delete_record_sql(|i| format!("${i}")), &[udid])
-                    .await?;
+            for udid in transition.deletes {
+                rows.insert(udid.clone(), None);
+                pending.rows.retain(|(u, _)| *u != udid);
+                pending.rows.push((udid, None));
             }
-            for event in &transition.events {
-                tx.execute(&insert, &params(&event.insert_values())).await?;
-            }
+            pending.events.extend(transition.events);
             results.push(transition.result);
         }
+        pending.flush(&tx).await?;
         tx.commit().await?;
         Ok(results)
     }

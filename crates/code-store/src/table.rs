@@ -254,6 +254,48 @@ pub(crate) fn upsert_record_sql(placeholder: impl Fn(usize) -> String) -> String
     )
 }
 
+/// [`upsert_record_sql`] of `rows` rows in one statement (their UDIDs distinct), with
+/// placeholders numbered on from row to row.
+#[cfg(feature = "postgres")]
+pub(crate) fn upsert_records_sql(rows: usize, placeholder: impl Fn(usize) -> String) -> String {
+    let columns = SealedRecord::COLUMNS;
+    let updates: Vec<String> = columns[1..]
+        .iter()
+        .map(|(c, _)| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO {} ({}) VALUES {} ON CONFLICT (udid) DO UPDATE SET {}",
+        SealedRecord::TABLE,
+        column_list(columns),
+        value_rows(rows, columns.len(), placeholder),
+        updates.join(", ")
+    )
+}
+
+/// [`insert_event_sql`] of `rows` events in one statement (appended in their order).
+#[cfg(feature = "postgres")]
+pub(crate) fn insert_events_sql(rows: usize, placeholder: impl Fn(usize) -> String) -> String {
+    let columns = &SealedEvent::COLUMNS[1..];
+    format!(
+        "INSERT INTO {} ({}) VALUES {}",
+        SealedEvent::TABLE,
+        column_list(columns),
+        value_rows(rows, columns.len(), placeholder)
+    )
+}
+
+/// `(p1, ..., pn), (pn+1, ...)...`: `rows` tuples of `width` placeholders.
+#[cfg(feature = "postgres")]
+fn value_rows(rows: usize, width: usize, placeholder: impl Fn(usize) -> String) -> String {
+    (0..rows)
+        .map(|r| {
+            let values: Vec<String> = (1..=width).map(|c| placeholder(r * width + c)).collect();
+            format!("({})", values.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `DELETE FROM devices WHERE udid = <placeholder(1)>`.
 pub(crate) fn delete_record_sql(placeholder: impl Fn(usize) -> String) -> String {
     format!(
