@@ -43,26 +43,51 @@ async fn enqueue_sends_method_path_auth_and_body() {
         .unwrap();
     assert_eq!(reply.http_status, 200);
     assert!(reply.all_succeeded());
-    assert_eq!(reply.command_uuid.as_deref(), Some("c7fc0872-f22f-4823-8ae0-f3d0174fb48a"));
-    assert_eq!(reply.request_type.as_deref(), Some("ActivationLockBypassCode"));
+    assert_eq!(
+        reply.command_uuid.as_deref(),
+        Some("c7fc0872-f22f-4823-8ae0-f3d0174fb48a")
+    );
+    assert_eq!(
+        reply.request_type.as_deref(),
+        Some("ActivationLockBypassCode")
+    );
     let result = &reply.results["66ADE930-5FDF-5EC4-8429-15640684C489"];
-    assert_eq!(result.push_id.as_deref(), Some("6E14E52F-7F07-42C7-8367-4D81441DC85F"));
+    assert_eq!(
+        result.push_id.as_deref(),
+        Some("6E14E52F-7F07-42C7-8367-4D81441DC85F")
+    );
 
     // Without push, two ids, one needing percent-encoding.
-    client.enqueue(&["A-1", "user:é/x"], plist, false).await.unwrap();
+    client
+        .enqueue(&["A-1", "user:é/x"], plist, false)
+        .await
+        .unwrap();
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[0].method, "PUT");
-    assert_eq!(requests[0].target, "/v1/enqueue/66ADE930-5FDF-5EC4-8429-15640684C489");
+    assert_eq!(
+        requests[0].target,
+        "/v1/enqueue/66ADE930-5FDF-5EC4-8429-15640684C489"
+    );
     assert_eq!(requests[0].authorization.as_deref(), Some(basic().as_str()));
     assert_eq!(requests[0].body, plist);
-    assert_eq!(requests[1].target, "/v1/enqueue/A-1,user%3A%C3%A9%2Fx?nopush=1");
+    assert_eq!(
+        requests[1].target,
+        "/v1/enqueue/A-1,user%3A%C3%A9%2Fx?nopush=1"
+    );
 }
 
 #[tokio::test]
 async fn push_is_a_get() {
-    let server = Server::start(Answer::Body(200, br#"{"status":{"a":{"push_result":"p1"},"b":{"push_result":"p2"}}}"#.to_vec())).await;
-    let reply = client(&format!("{}/prefix", server.url())).push(&["a", "b"]).await.unwrap();
+    let server = Server::start(Answer::Body(
+        200,
+        br#"{"status":{"a":{"push_result":"p1"},"b":{"push_result":"p2"}}}"#.to_vec(),
+    ))
+    .await;
+    let reply = client(&format!("{}/prefix", server.url()))
+        .push(&["a", "b"])
+        .await
+        .unwrap();
     assert_eq!(reply.results.len(), 2);
     assert_eq!(reply.command_uuid, None);
     let requests = server.requests();
@@ -75,13 +100,22 @@ async fn push_is_a_get() {
 async fn partial_failure_is_a_207_reply() {
     let body = r#"{"status":{"a":{"push_result":"p1"},"b":{"command_error":"enrollment not found"},"c":{"push_error":"BadDeviceToken"}},"command_uuid":"u","request_type":"ActivationLockBypassCode"}"#;
     let server = Server::start(Answer::Body(207, body.into())).await;
-    let reply = client(&server.url()).enqueue(&["a", "b", "c"], b"<plist/>", true).await.unwrap();
+    let reply = client(&server.url())
+        .enqueue(&["a", "b", "c"], b"<plist/>", true)
+        .await
+        .unwrap();
     assert_eq!(reply.http_status, 207);
     assert!(!reply.all_succeeded());
     let failed: Vec<&str> = reply.failed_ids().map(|(id, _)| id).collect();
     assert_eq!(failed, ["b", "c"]);
-    assert_eq!(reply.results["b"].enqueue_error.as_deref(), Some("enrollment not found"));
-    assert_eq!(reply.results["c"].push_error.as_deref(), Some("BadDeviceToken"));
+    assert_eq!(
+        reply.results["b"].enqueue_error.as_deref(),
+        Some("enrollment not found")
+    );
+    assert_eq!(
+        reply.results["c"].push_error.as_deref(),
+        Some("BadDeviceToken")
+    );
     assert!(reply.results["a"].is_ok());
 }
 
@@ -89,12 +123,21 @@ async fn partial_failure_is_a_207_reply() {
 async fn all_failed_is_an_error_with_the_reply() {
     let body = r#"{"command_error":"decoding command: plist: error parsing XML\u001b[2J"}"#;
     let server = Server::start(Answer::Body(500, body.into())).await;
-    let error = client(&server.url()).enqueue(&["a"], b"junk", true).await.unwrap_err();
+    let error = client(&server.url())
+        .enqueue(&["a"], b"junk", true)
+        .await
+        .unwrap_err();
     let NanoMdmError::AllFailed { status, reply } = &error else {
         panic!("{error:?}")
     };
     assert_eq!(*status, 500);
-    assert!(reply.enqueue_error.as_deref().unwrap().starts_with("decoding command"));
+    assert!(
+        reply
+            .enqueue_error
+            .as_deref()
+            .unwrap()
+            .starts_with("decoding command")
+    );
     let text = error.to_string();
     assert!(text.contains("enqueue error: decoding command"), "{text}");
     assert!(!text.chars().any(char::is_control), "{text:?}");
@@ -109,8 +152,15 @@ async fn unauthorized_is_named() {
 
 #[tokio::test]
 async fn other_statuses_carry_an_escaped_excerpt() {
-    let server = Server::start(Answer::Body(500, b"Internal Server Error\x1b[31m\n".to_vec())).await;
-    let error = client(&server.url()).enqueue(&["a"], b"x", true).await.unwrap_err();
+    let server = Server::start(Answer::Body(
+        500,
+        b"Internal Server Error\x1b[31m\n".to_vec(),
+    ))
+    .await;
+    let error = client(&server.url())
+        .enqueue(&["a"], b"x", true)
+        .await
+        .unwrap_err();
     assert_eq!(
         error,
         NanoMdmError::Status {
@@ -119,8 +169,15 @@ async fn other_statuses_carry_an_escaped_excerpt() {
         }
     );
     let server = Server::start(Answer::Body(502, vec![b'x'; 100_000])).await;
-    let error = client(&server.url()).enqueue(&["a"], b"x", true).await.unwrap_err();
-    let NanoMdmError::Status { status: 502, excerpt } = &error else {
+    let error = client(&server.url())
+        .enqueue(&["a"], b"x", true)
+        .await
+        .unwrap_err();
+    let NanoMdmError::Status {
+        status: 502,
+        excerpt,
+    } = &error
+    else {
         panic!("{error:?}")
     };
     assert!(excerpt.ends_with('…') && excerpt.len() < 1024, "{excerpt}");
@@ -129,12 +186,23 @@ async fn other_statuses_carry_an_escaped_excerpt() {
 #[tokio::test]
 async fn a_reply_that_is_not_json_is_bad() {
     let server = Server::start(Answer::Body(200, b"<html>proxy login</html>".to_vec())).await;
-    let error = client(&server.url()).enqueue(&["a"], b"x", true).await.unwrap_err();
-    let NanoMdmError::BadReply { status: 200, reason } = &error else {
+    let error = client(&server.url())
+        .enqueue(&["a"], b"x", true)
+        .await
+        .unwrap_err();
+    let NanoMdmError::BadReply {
+        status: 200,
+        reason,
+    } = &error
+    else {
         panic!("{error:?}")
     };
     assert!(reason.contains("line 1 column 1"), "{reason}");
-    let server = Server::start(Answer::Body(200, br#"{"status":{"a":{"push_result":7}}}"#.to_vec())).await;
+    let server = Server::start(Answer::Body(
+        200,
+        br#"{"status":{"a":{"push_result":7}}}"#.to_vec(),
+    ))
+    .await;
     let error = client(&server.url()).push(&["a"]).await.unwrap_err();
     assert!(matches!(error, NanoMdmError::BadReply { .. }), "{error:?}");
 }
@@ -145,7 +213,10 @@ async fn an_oversized_reply_is_refused() {
     body.extend(vec![b'a'; 70_000]);
     body.extend(br#""}"#);
     let server = Server::start(Answer::Body(200, body)).await;
-    let error = client(&server.url()).enqueue(&["a"], b"x", true).await.unwrap_err();
+    let error = client(&server.url())
+        .enqueue(&["a"], b"x", true)
+        .await
+        .unwrap_err();
     assert_eq!(
         error,
         NanoMdmError::ReplyTooLarge {
@@ -161,7 +232,11 @@ async fn a_hanging_server_times_out() {
     let mut config = NanoMdmConfig::new(server.url(), ApiKey::new("k".to_owned()));
     config.timeout = Duration::from_millis(300);
     let started = std::time::Instant::now();
-    let error = NanoMdmClient::new(config).unwrap().push(&["a"]).await.unwrap_err();
+    let error = NanoMdmClient::new(config)
+        .unwrap()
+        .push(&["a"])
+        .await
+        .unwrap_err();
     assert_eq!(
         error,
         NanoMdmError::Timeout {
@@ -188,20 +263,44 @@ async fn ids_are_checked_before_sending() {
 fn configurations_are_checked() {
     let key = || ApiKey::new("k".to_owned());
     let refused = |url: &str| NanoMdmClient::new(NanoMdmConfig::new(url, key())).unwrap_err();
-    assert!(matches!(refused("ftp://x"), NanoMdmConfigError::UnsupportedScheme { .. }));
-    assert!(matches!(refused("no scheme"), NanoMdmConfigError::InvalidUrl { .. }));
-    assert!(matches!(refused("http://h/?q=1"), NanoMdmConfigError::UrlWithQuery));
-    assert!(matches!(refused("http://u:p@h/"), NanoMdmConfigError::UrlWithCredentials));
+    assert!(matches!(
+        refused("ftp://x"),
+        NanoMdmConfigError::UnsupportedScheme { .. }
+    ));
+    assert!(matches!(
+        refused("no scheme"),
+        NanoMdmConfigError::InvalidUrl { .. }
+    ));
+    assert!(matches!(
+        refused("http://h/?q=1"),
+        NanoMdmConfigError::UrlWithQuery
+    ));
+    assert!(matches!(
+        refused("http://u:p@h/"),
+        NanoMdmConfigError::UrlWithCredentials
+    ));
     let empty = NanoMdmConfig::new("http://h", ApiKey::new(String::new()));
-    assert!(matches!(NanoMdmClient::new(empty), Err(NanoMdmConfigError::EmptyApiKey)));
+    assert!(matches!(
+        NanoMdmClient::new(empty),
+        Err(NanoMdmConfigError::EmptyApiKey)
+    ));
     let mut zero = NanoMdmConfig::new("http://h", key());
     zero.timeout = Duration::ZERO;
-    assert!(matches!(NanoMdmClient::new(zero), Err(NanoMdmConfigError::ZeroTimeout)));
+    assert!(matches!(
+        NanoMdmClient::new(zero),
+        Err(NanoMdmConfigError::ZeroTimeout)
+    ));
     let mut bad_ca = NanoMdmConfig::new("https://h", key());
     bad_ca.ca_file_pem = Some(b"not a pem".to_vec());
-    assert!(matches!(NanoMdmClient::new(bad_ca), Err(NanoMdmConfigError::NoCaCertificate { .. })));
+    assert!(matches!(
+        NanoMdmClient::new(bad_ca),
+        Err(NanoMdmConfigError::NoCaCertificate { .. })
+    ));
     let debug = format!("{:?}", client("http://h"));
-    assert!(debug.contains("ApiKey(<redacted>)") && !debug.contains("s3cret"), "{debug}");
+    assert!(
+        debug.contains("ApiKey(<redacted>)") && !debug.contains("s3cret"),
+        "{debug}"
+    );
 }
 
 #[test]
@@ -213,15 +312,27 @@ fn api_key_files() {
     assert_eq!(key.expose(), "the-key");
     assert_eq!(format!("{key:?}"), "ApiKey(<redacted>)");
     std::fs::write(&path, " \n\n").unwrap();
-    assert!(matches!(ApiKey::from_file(&path), Err(NanoMdmConfigError::EmptyKeyFile { .. })));
+    assert!(matches!(
+        ApiKey::from_file(&path),
+        Err(NanoMdmConfigError::EmptyKeyFile { .. })
+    ));
     std::fs::write(&path, vec![b'k'; 4097]).unwrap();
-    assert!(matches!(ApiKey::from_file(&path), Err(NanoMdmConfigError::KeyFileTooLarge { .. })));
+    assert!(matches!(
+        ApiKey::from_file(&path),
+        Err(NanoMdmConfigError::KeyFileTooLarge { .. })
+    ));
     std::fs::write(&path, vec![b'k'; 4096]).unwrap();
     assert_eq!(ApiKey::from_file(&path).unwrap().expose().len(), 4096);
     std::fs::write(&path, b"\xff\xfe").unwrap();
-    assert!(matches!(ApiKey::from_file(&path), Err(NanoMdmConfigError::KeyFileNotText { .. })));
+    assert!(matches!(
+        ApiKey::from_file(&path),
+        Err(NanoMdmConfigError::KeyFileNotText { .. })
+    ));
     let missing = dir.path().join("absent");
-    assert!(matches!(ApiKey::from_file(&missing), Err(NanoMdmConfigError::KeyFile { .. })));
+    assert!(matches!(
+        ApiKey::from_file(&missing),
+        Err(NanoMdmConfigError::KeyFile { .. })
+    ));
 }
 
 #[tokio::test]
@@ -250,7 +361,10 @@ async fn https_with_a_private_ca() {
         .enqueue(&["a"], b"<plist/>", false)
         .await
         .unwrap();
-    assert_eq!(reply.request_type.as_deref(), Some("ActivationLockBypassCode"));
+    assert_eq!(
+        reply.request_type.as_deref(),
+        Some("ActivationLockBypassCode")
+    );
     let request = &server.requests()[0];
     assert_eq!(request.method, "PUT");
     assert_eq!(request.path, "/v1/enqueue/a");

@@ -55,7 +55,10 @@ fn every_checkin_topic_parses() {
         let EventBody::Checkin(checkin) = &event.body else {
             panic!("{wire}: {event:?}");
         };
-        assert_eq!(checkin.url_params.get("org").map(String::as_str), Some("acme"));
+        assert_eq!(
+            checkin.url_params.get("org").map(String::as_str),
+            Some("acme")
+        );
         assert_eq!(checkin.token_update_tally, None);
         assert_eq!(checkin.enrollment_id, None);
     }
@@ -64,7 +67,10 @@ fn every_checkin_topic_parses() {
 #[test]
 fn nanomdm_testdata_authenticate() {
     // The shape of NanoMDM's service/webhook/testdata/Authenticate.2.json (Go's zero time).
-    let payload = plist("Authenticate", "<key>SerialNumber</key><string>C02MT66KFLHH</string>");
+    let payload = plist(
+        "Authenticate",
+        "<key>SerialNumber</key><string>C02MT66KFLHH</string>",
+    );
     let body = format!(
         r#"{{"checkin_event":{{"ids":{{"id":"{UDID}","type":"Device"}},"raw_payload":"{}","udid":"{UDID}"}},"created_at":"0001-01-01T00:00:00Z","event_id":"test_event_id","topic":"mdm.Authenticate"}}"#,
         b64(payload.as_bytes())
@@ -156,7 +162,10 @@ fn command_reports_parse() {
         // Debug shows the length, never the code.
         let debug = format!("{event:?}");
         assert!(!debug.contains("A8QK7"), "{debug}");
-        assert!(debug.contains(&format!("<{} bytes>", report.len())), "{debug}");
+        assert!(
+            debug.contains(&format!("<{} bytes>", report.len())),
+            "{debug}"
+        );
     }
 }
 

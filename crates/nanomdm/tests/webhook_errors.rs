@@ -43,14 +43,28 @@ fn known_topics_need_their_event() {
         "`checkin_event` is missing from the mdm.TokenUpdate event"
     );
     let error = refuse(r#"{"topic":"mdm.Connect","checkin_event":{"raw_payload":"AA=="}}"#);
-    assert!(error.to_string().contains("`acknowledge_event` is missing"), "{error}");
+    assert!(
+        error.to_string().contains("`acknowledge_event` is missing"),
+        "{error}"
+    );
     let error = refuse(r#"{"topic":"mdm.Authenticate","checkin_event":{"udid":"x"}}"#);
-    assert!(error.to_string().contains("`checkin_event.raw_payload`"), "{error}");
+    assert!(
+        error.to_string().contains("`checkin_event.raw_payload`"),
+        "{error}"
+    );
     let error = refuse(r#"{"topic":"mdm.Connect","acknowledge_event":{"udid":"x"}}"#);
-    assert!(error.to_string().contains("`acknowledge_event.status`"), "{error}");
+    assert!(
+        error.to_string().contains("`acknowledge_event.status`"),
+        "{error}"
+    );
     let error = refuse(r#"{"topic":"mdm.Connect","acknowledge_event":{"status":"NotNow"}}"#);
-    assert!(error.to_string().contains("acknowledge_event.raw_payload"), "{error}");
-    let error = refuse(r#"{"topic":"mdm.Connect","acknowledge_event":{"status":"Error","raw_payload":""}}"#);
+    assert!(
+        error.to_string().contains("acknowledge_event.raw_payload"),
+        "{error}"
+    );
+    let error = refuse(
+        r#"{"topic":"mdm.Connect","acknowledge_event":{"status":"Error","raw_payload":""}}"#,
+    );
     assert_eq!(error.kind(), "empty_payload");
     assert_eq!(
         refuse(r#"{"topic":"mdm.CheckOut","checkin_event":{"raw_payload":""}}"#).kind(),
@@ -61,16 +75,46 @@ fn known_topics_need_their_event() {
 #[test]
 fn wrong_types_name_the_field() {
     for (body, field) in [
-        (r#"{"topic":"mdm.CheckOut","checkin_event":[]}"#, "`checkin_event` is an array"),
-        (r#"{"topic":"mdm.CheckOut","checkin_event":{"udid":1,"raw_payload":"AA=="}}"#, "`checkin_event.udid` is a number"),
-        (r#"{"topic":"mdm.CheckOut","checkin_event":{"raw_payload":true}}"#, "`checkin_event.raw_payload` is a boolean"),
-        (r#"{"topic":"mdm.CheckOut","checkin_event":{"raw_payload":"AA==","url_params":[]}}"#, "`checkin_event.url_params` is an array"),
-        (r#"{"topic":"mdm.CheckOut","checkin_event":{"raw_payload":"AA==","url_params":{"k":1}}}"#, "`checkin_event.url_params[\"k\"]` is a number"),
-        (r#"{"topic":"mdm.TokenUpdate","checkin_event":{"raw_payload":"AA==","token_update_tally":-1}}"#, "`checkin_event.token_update_tally` is a number, expected a non-negative integer"),
-        (r#"{"topic":"mdm.TokenUpdate","checkin_event":{"raw_payload":"AA==","token_update_tally":"1"}}"#, "`checkin_event.token_update_tally` is a string"),
-        (r#"{"topic":"mdm.Connect","acknowledge_event":{"status":5}}"#, "`acknowledge_event.status` is a number"),
-        (r#"{"topic":"mdm.Connect","created_at":{},"acknowledge_event":{"status":"Idle"}}"#, "`created_at` is an object"),
-        (r#"{"topic":"mdm.Connect","event_id":1,"acknowledge_event":{"status":"Idle"}}"#, "`event_id` is a number"),
+        (
+            r#"{"topic":"mdm.CheckOut","checkin_event":[]}"#,
+            "`checkin_event` is an array",
+        ),
+        (
+            r#"{"topic":"mdm.CheckOut","checkin_event":{"udid":1,"raw_payload":"AA=="}}"#,
+            "`checkin_event.udid` is a number",
+        ),
+        (
+            r#"{"topic":"mdm.CheckOut","checkin_event":{"raw_payload":true}}"#,
+            "`checkin_event.raw_payload` is a boolean",
+        ),
+        (
+            r#"{"topic":"mdm.CheckOut","checkin_event":{"raw_payload":"AA==","url_params":[]}}"#,
+            "`checkin_event.url_params` is an array",
+        ),
+        (
+            r#"{"topic":"mdm.CheckOut","checkin_event":{"raw_payload":"AA==","url_params":{"k":1}}}"#,
+            "`checkin_event.url_params[\"k\"]` is a number",
+        ),
+        (
+            r#"{"topic":"mdm.TokenUpdate","checkin_event":{"raw_payload":"AA==","token_update_tally":-1}}"#,
+            "`checkin_event.token_update_tally` is a number, expected a non-negative integer",
+        ),
+        (
+            r#"{"topic":"mdm.TokenUpdate","checkin_event":{"raw_payload":"AA==","token_update_tally":"1"}}"#,
+            "`checkin_event.token_update_tally` is a string",
+        ),
+        (
+            r#"{"topic":"mdm.Connect","acknowledge_event":{"status":5}}"#,
+            "`acknowledge_event.status` is a number",
+        ),
+        (
+            r#"{"topic":"mdm.Connect","created_at":{},"acknowledge_event":{"status":"Idle"}}"#,
+            "`created_at` is an object",
+        ),
+        (
+            r#"{"topic":"mdm.Connect","event_id":1,"acknowledge_event":{"status":"Idle"}}"#,
+            "`event_id` is a number",
+        ),
     ] {
         let error = refuse(body);
         assert_eq!(error.kind(), "wrong_type", "{body}");
@@ -81,10 +125,14 @@ fn wrong_types_name_the_field() {
 #[test]
 fn bad_base64_is_refused() {
     for payload in ["AA", "A===", "!!!!", "AA==AA==", "PHBsaXN0Lz4"] {
-        let body = format!(r#"{{"topic":"mdm.CheckOut","checkin_event":{{"raw_payload":"{payload}"}}}}"#);
+        let body =
+            format!(r#"{{"topic":"mdm.CheckOut","checkin_event":{{"raw_payload":"{payload}"}}}}"#);
         let error = refuse(&body);
         assert_eq!(error.kind(), "bad_base64", "{payload}");
-        assert!(error.to_string().contains("checkin_event.raw_payload"), "{error}");
+        assert!(
+            error.to_string().contains("checkin_event.raw_payload"),
+            "{error}"
+        );
     }
 }
 
@@ -97,13 +145,23 @@ fn sizes_are_bounded() {
     let long = format!(r#"{{"topic":"x","pad":"{}"}}"#, "a".repeat(100));
     let error = WebhookEvent::parse(long.as_bytes(), &limits).unwrap_err();
     assert_eq!(error.kind(), "too_large");
-    assert!(error.to_string().contains("over the limit of 100"), "{error}");
+    assert!(
+        error.to_string().contains("over the limit of 100"),
+        "{error}"
+    );
     // Not even parsed: an invalid body over the limit is `too_large`, not `not_json`.
     let error = WebhookEvent::parse(&[b'{'; 101], &limits).unwrap_err();
     assert_eq!(error.kind(), "too_large");
 
     let ok = r#"{"topic":"mdm.CheckOut","checkin_event":{"raw_payload":"AAAAAAAA"}}"#;
-    assert_eq!(WebhookEvent::parse(ok.as_bytes(), &limits).unwrap().raw_payload().unwrap().len(), 6);
+    assert_eq!(
+        WebhookEvent::parse(ok.as_bytes(), &limits)
+            .unwrap()
+            .raw_payload()
+            .unwrap()
+            .len(),
+        6
+    );
     let over = r#"{"topic":"mdm.CheckOut","checkin_event":{"raw_payload":"AAAAAAAAAA=="}}"#;
     let error = WebhookEvent::parse(over.as_bytes(), &limits).unwrap_err();
     assert_eq!(error.kind(), "payload_too_large");
@@ -115,8 +173,15 @@ fn sizes_are_bounded() {
 
 #[test]
 fn bad_created_at_is_refused() {
-    for time in ["yesterday", "2025-03-01 10:20:30", "2025-13-01T00:00:00Z", "2025-03-01T10:20:30"] {
-        let body = format!(r#"{{"topic":"mdm.Connect","created_at":"{time}","acknowledge_event":{{"status":"Idle"}}}}"#);
+    for time in [
+        "yesterday",
+        "2025-03-01 10:20:30",
+        "2025-13-01T00:00:00Z",
+        "2025-03-01T10:20:30",
+    ] {
+        let body = format!(
+            r#"{{"topic":"mdm.Connect","created_at":"{time}","acknowledge_event":{{"status":"Idle"}}}}"#
+        );
         let error = refuse(&body);
         assert_eq!(error.kind(), "bad_time", "{time}");
         assert!(error.to_string().contains(time), "{error}");
@@ -162,7 +227,14 @@ fn kinds_are_stable() {
     .collect();
     assert_eq!(
         kinds,
-        ["not_json", "missing_field", "wrong_type", "bad_base64", "empty_payload", "bad_time"]
+        [
+            "not_json",
+            "missing_field",
+            "wrong_type",
+            "bad_base64",
+            "empty_payload",
+            "bad_time"
+        ]
     );
 }
 
