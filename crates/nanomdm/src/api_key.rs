@@ -42,8 +42,10 @@ impl ApiKey {
         if bytes.len() > MAX_KEY_FILE_BYTES {
             return Err(NanoMdmConfigError::KeyFileTooLarge { path: shown });
         }
-        let text = core::str::from_utf8(&bytes)
-            .map_err(|_| NanoMdmConfigError::KeyFileNotText { path: shown.clone() })?;
+        let text =
+            core::str::from_utf8(&bytes).map_err(|_| NanoMdmConfigError::KeyFileNotText {
+                path: shown.clone(),
+            })?;
         let key = text
             .lines()
             .map(str::trim)

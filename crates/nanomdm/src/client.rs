@@ -217,15 +217,16 @@ impl NanoMdmClient {
 
     /// `Basic base64("nanomdm:" + key)`, built in wiped buffers, marked sensitive.
     fn authorization(&self) -> Result<HeaderValue, NanoMdmError> {
-        let mut credentials = Zeroizing::new(String::with_capacity(8 + self.api_key.expose().len()));
+        let mut credentials =
+            Zeroizing::new(String::with_capacity(8 + self.api_key.expose().len()));
         credentials.push_str("nanomdm:");
         credentials.push_str(self.api_key.expose());
         let mut header = Zeroizing::new(String::from("Basic "));
-        base64::engine::general_purpose::STANDARD.encode_string(credentials.as_bytes(), &mut header);
-        let mut value =
-            HeaderValue::from_str(&header).map_err(|_| NanoMdmError::Request {
-                reason: "the API key cannot be sent in a header".to_owned(),
-            })?;
+        base64::engine::general_purpose::STANDARD
+            .encode_string(credentials.as_bytes(), &mut header);
+        let mut value = HeaderValue::from_str(&header).map_err(|_| NanoMdmError::Request {
+            reason: "the API key cannot be sent in a header".to_owned(),
+        })?;
         value.set_sensitive(true);
         Ok(value)
     }

@@ -43,13 +43,15 @@ impl NanoMdmConfig {
 
     /// The base URL without its trailing slashes, checked.
     pub(crate) fn base_url(&self) -> Result<String, NanoMdmConfigError> {
-        let uri: hyper::Uri =
-            self.url
-                .parse()
-                .map_err(|error: hyper::http::uri::InvalidUri| NanoMdmConfigError::InvalidUrl {
+        let uri: hyper::Uri = self
+            .url
+            .parse()
+            .map_err(
+                |error: hyper::http::uri::InvalidUri| NanoMdmConfigError::InvalidUrl {
                     url: shown(&self.url),
                     reason: error.to_string(),
-                })?;
+                },
+            )?;
         match uri.scheme_str() {
             Some("http" | "https") => {}
             Some(other) => {
