@@ -236,9 +236,7 @@ impl EscrowClient {
                         status: *status,
                     },
                     StatusClass::Retryable => Verdict::Unavailable { code: source },
-                    StatusClass::RelayUnauthorized => {
-                        Verdict::RelayUnauthorized { code: source }
-                    }
+                    StatusClass::RelayUnauthorized => Verdict::RelayUnauthorized { code: source },
                 },
                 AttemptResult::Transport {
                     failure: TransportFailure::Tls,

@@ -40,7 +40,11 @@ pub struct NanoMdmRelay {
 impl NanoMdmRelay {
     /// A relay at `url` with this API key and push topic.
     #[must_use]
-    pub fn new(url: impl Into<String>, api_key: Zeroizing<String>, topic: impl Into<String>) -> Self {
+    pub fn new(
+        url: impl Into<String>,
+        api_key: Zeroizing<String>,
+        topic: impl Into<String>,
+    ) -> Self {
         Self {
             url: url.into(),
             api_key,

@@ -492,10 +492,7 @@ async fn read_request(
     })
 }
 
-async fn read_more(
-    tls: &mut (impl AsyncRead + Unpin),
-    buffer: &mut Vec<u8>,
-) -> bool {
+async fn read_more(tls: &mut (impl AsyncRead + Unpin), buffer: &mut Vec<u8>) -> bool {
     let mut chunk = [0u8; 4096];
     match tls.read(&mut chunk).await {
         Ok(0) | Err(_) => false,
