@@ -23,10 +23,13 @@
 
 mod webhook;
 
-use alloc::{collections::VecDeque, sync::Arc};
+use alloc::{
+    collections::{BTreeMap, VecDeque},
+    sync::Arc,
+};
 use core::fmt;
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::HashMap,
     io,
     sync::{Mutex, MutexGuard, PoisonError},
 };

@@ -10,7 +10,7 @@
 //! their `omitempty` says; `ids` (`{"id": UDID, "type": "Device"}`), `raw_payload` (standard
 //! base64, padded) and `status` are always there.
 
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use http_body_util::{BodyExt as _, Full};
