@@ -1,21 +1,13 @@
 //! The mutual-TLS HTTPS client that sends unlock requests, retries and falls back.
 
 use alloc::sync::Arc;
-use core::error::Error as StdError;
-use core::{
-    convert::Infallible,
-    fmt,
-    pin::Pin,
-    task::{Context, Poll},
-    time::Duration,
-};
+use core::{error::Error as StdError, fmt, time::Duration};
 
 use alb_proxy::ProxyConnector;
 use bypass_code::BypassCode;
 use http_body_util::BodyExt as _;
 use hyper::{
     Method, Request,
-    body::{Body, Buf, Frame, SizeHint},
     header::{CONTENT_TYPE, HeaderValue, USER_AGENT},
 };
 use hyper_rustls::HttpsConnector;
@@ -23,10 +15,11 @@ use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
+use rustls::{ConfigBuilder, client::WantsClientCert};
 use tokio::time::Instant;
-use zeroize::Zeroizing;
 
 use crate::{
+    body::SecretBody,
     config::{ConfigError, EscrowConfig},
     excerpt::BodyExcerpt,
     identity::Identity,
@@ -34,11 +27,12 @@ use crate::{
         AttemptReport, AttemptResult, CodeSource, CodeVerdict, StatusClass, TransportFailure,
         UnlockOutcome, Verdict,
     },
+    relay::{NanoMdmRelay, RelayRoute},
     request::UnlockRequest,
 };
 
-/// The form content type Apple requires.
-const FORM: &str = "application/x-www-form-urlencoded";
+/// The form content type Apple (and NanoMDM) requires.
+pub(crate) const FORM: &str = "application/x-www-form-urlencoded";
 /// What the client calls itself.
 const AGENT: &str = concat!("escrow-client/", env!("CARGO_PKG_VERSION"));
 /// The latest instant the client computes: about thirty years ahead, which no deadline reaches.
@@ -52,7 +46,10 @@ fn instant_after(after: Duration) -> Instant {
         .unwrap_or(now + Duration::from_secs(86_400))
 }
 
-/// Sends escrow-key unlock requests over mutual TLS, with the MDM server's APNs identity.
+/// Sends escrow-key unlock requests over mutual TLS, with the MDM server's APNs identity
+/// ([`new`](Self::new)), or through a NanoMDM server that holds that identity
+/// ([`through_nanomdm`](Self::through_nanomdm)): only the exchange differs, the retries,
+/// fallback, deadline and outcome are the same.
 ///
 /// Cheap to clone (connections are pooled and shared, so retries and the next code reuse the
 /// connection when the server keeps it open).
@@ -60,12 +57,14 @@ fn instant_after(after: Duration) -> Instant {
 pub struct EscrowClient {
     http: Client<HttpsConnector<ProxyConnector>, SecretBody>,
     config: Arc<EscrowConfig>,
+    relay: Option<Arc<RelayRoute>>,
 }
 
 impl fmt::Debug for EscrowClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EscrowClient")
             .field("config", &self.config)
+            .field("relay", &self.relay)
             .finish_non_exhaustive()
     }
 }
@@ -78,26 +77,58 @@ impl EscrowClient {
     /// An invalid setting or a TLS configuration rustls refuses.
     pub fn new(config: EscrowConfig, identity: &Identity) -> Result<Self, ConfigError> {
         config.validate()?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(config.roots.store()?)
-            .with_client_cert_resolver(identity.resolver());
+        let tls = tls_builder(&config)?.with_client_cert_resolver(identity.resolver());
+        Ok(Self::assemble(config, tls, None))
+    }
+
+    /// Builds a client that asks NanoMDM to send the unlock request (INTEGRATION.md §3):
+    /// `POST {url}/v1/escrowkeyunlock`, the form NanoMDM reads (`topic`, the device fields,
+    /// `orgName`, `guid`, `escrowKey`), HTTP Basic authentication `nanomdm`:API key. NanoMDM
+    /// holds the push certificate and passes Apple's status and body back, so they are
+    /// classified as Apple's are; a `401` is NanoMDM refusing the key
+    /// ([`StatusClass::RelayUnauthorized`](crate::StatusClass::RelayUnauthorized): not retried,
+    /// no other code tried).
+    ///
+    /// No client certificate. For an `https://` URL the server is checked against
+    /// `config.roots`; `config.proxy` applies as for Apple's endpoint; `config.endpoint` is not
+    /// used.
+    ///
+    /// # Errors
+    /// An invalid setting, URL (not `http://` or `https://`, no host, a query, credentials in
+    /// it), an empty key or topic, or a TLS configuration rustls refuses.
+    pub fn through_nanomdm(config: EscrowConfig, relay: NanoMdmRelay) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let route = RelayRoute::new(relay)?;
+        let tls = tls_builder(&config)?.with_no_client_auth();
+        Ok(Self::assemble(config, tls, Some(route)))
+    }
+
+    fn assemble(
+        config: EscrowConfig,
+        tls: rustls::ClientConfig,
+        relay: Option<RelayRoute>,
+    ) -> Self {
         // No Nagle: the request is small and latency-bound (head and body may be separate
         // TLS records; with Nagle and delayed ACKs that costs ~40 ms per request).
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_only()
+        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
+        // Plain HTTP only towards a NanoMDM given as `http://`; Apple is always HTTPS.
+        let builder = if relay.as_ref().is_some_and(|relay| !relay.https) {
+            builder.https_or_http()
+        } else {
+            builder.https_only()
+        };
+        let connector = builder
             .enable_http1()
             .wrap_connector(ProxyConnector::new(tcp, &config.proxy));
         let http = Client::builder(TokioExecutor::new()).build(connector);
-        Ok(Self {
+        Self {
             http,
             config: Arc::new(config),
-        })
+            relay: relay.map(Arc::new),
+        }
     }
 
     /// The configuration in use.
@@ -115,7 +146,8 @@ impl EscrowClient {
     /// Tries the codes in order (usually the device's code, then the server's), moving on to the
     /// next whenever one ends without unlocking — refused (`404`), malformed (`400`), an
     /// unexpected status, a TLS failure, or the service unavailable after the retries — and
-    /// stopping at the first that unlocks. Every exchange is reported, and every code tried
+    /// stopping at the first that unlocks (or at a NanoMDM relay's `401`: the key, not the
+    /// code, was refused). Every exchange is reported, and every code tried
     /// keeps its own verdict ([`UnlockOutcome::codes`]).
     ///
     /// Time: the overall deadline is shared fairly, so a code that keeps failing cannot take
@@ -158,7 +190,7 @@ impl EscrowClient {
                 code: source,
                 verdict,
             });
-            if verdict.is_unlocked() {
+            if verdict.is_unlocked() || matches!(verdict, Verdict::RelayUnauthorized { .. }) {
                 break;
             }
         }
@@ -204,6 +236,7 @@ impl EscrowClient {
                         status: *status,
                     },
                     StatusClass::Retryable => Verdict::Unavailable { code: source },
+                    StatusClass::RelayUnauthorized => Verdict::RelayUnauthorized { code: source },
                 },
                 AttemptResult::Transport {
                     failure: TransportFailure::Tls,
@@ -237,27 +270,18 @@ impl EscrowClient {
 
     /// One HTTP exchange, without time limit (the caller sets it).
     async fn exchange(&self, request: &UnlockRequest, code: &BypassCode) -> AttemptResult {
-        let uri = match self.config.endpoint.with_query(&request.query()) {
-            Ok(uri) => uri,
-            Err(error) => {
-                return AttemptResult::Transport {
-                    failure: TransportFailure::Connection,
-                    message: format!("cannot build the request URL: {error}"),
-                };
-            }
+        let http_request = match &self.relay {
+            Some(relay) => relay
+                .request(request, code, AGENT)
+                .map_err(|error| format!("cannot build the request: {error}")),
+            None => self.apple_request(request, code),
         };
-        let http_request = Request::builder()
-            .method(Method::POST)
-            .uri(uri)
-            .header(CONTENT_TYPE, HeaderValue::from_static(FORM))
-            .header(USER_AGENT, HeaderValue::from_static(AGENT))
-            .body(SecretBody::new(request.form_body(code)));
         let http_request = match http_request {
             Ok(http_request) => http_request,
-            Err(error) => {
+            Err(message) => {
                 return AttemptResult::Transport {
                     failure: TransportFailure::Connection,
-                    message: format!("cannot build the request: {error}"),
+                    message,
                 };
             }
         };
@@ -280,8 +304,43 @@ impl EscrowClient {
             }
         }
         excerpt.redact_code(code);
-        AttemptResult::from_response(status, excerpt)
+        if self.relay.is_some() {
+            AttemptResult::from_relay_response(status, excerpt)
+        } else {
+            AttemptResult::from_response(status, excerpt)
+        }
     }
+
+    /// Apple's request: the device fields in the query, the form in the body.
+    fn apple_request(
+        &self,
+        request: &UnlockRequest,
+        code: &BypassCode,
+    ) -> Result<Request<SecretBody>, String> {
+        let uri = self
+            .config
+            .endpoint
+            .with_query(&request.query())
+            .map_err(|error| format!("cannot build the request URL: {error}"))?;
+        Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(CONTENT_TYPE, HeaderValue::from_static(FORM))
+            .header(USER_AGENT, HeaderValue::from_static(AGENT))
+            .body(SecretBody::new(request.form_body(code)))
+            .map_err(|error| format!("cannot build the request: {error}"))
+    }
+}
+
+/// TLS 1.2/1.3 with the `ring` provider (no process-wide default needed) and the configured
+/// roots, before the client certificate is chosen.
+fn tls_builder(
+    config: &EscrowConfig,
+) -> Result<ConfigBuilder<rustls::ClientConfig, WantsClientCert>, ConfigError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(config.roots.store()?))
 }
 
 fn log_attempt(source: CodeSource, try_number: u32, result: &AttemptResult, duration: Duration) {
@@ -335,70 +394,4 @@ fn involves_tls(error: &(dyn StdError + 'static), depth: u8) -> bool {
     error
         .source()
         .is_some_and(|source| involves_tls(source, depth + 1))
-}
-
-/// A request body whose bytes are wiped when dropped (it carries the bypass code).
-pub(crate) struct SecretBody {
-    chunk: Option<SecretChunk>,
-}
-
-impl SecretBody {
-    fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
-        Self {
-            chunk: Some(SecretChunk { bytes, position: 0 }),
-        }
-    }
-}
-
-impl fmt::Debug for SecretBody {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretBody([redacted])")
-    }
-}
-
-impl Body for SecretBody {
-    type Data = SecretChunk;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Poll::Ready(self.chunk.take().map(|chunk| Ok(Frame::data(chunk))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.chunk.is_none()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        let len = self.chunk.as_ref().map_or(0, Buf::remaining);
-        SizeHint::with_exact(u64::try_from(len).unwrap_or(u64::MAX))
-    }
-}
-
-/// The bytes of a [`SecretBody`], wiped when dropped.
-pub(crate) struct SecretChunk {
-    bytes: Zeroizing<Vec<u8>>,
-    position: usize,
-}
-
-impl fmt::Debug for SecretChunk {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretChunk([redacted])")
-    }
-}
-
-impl Buf for SecretChunk {
-    fn remaining(&self) -> usize {
-        self.bytes.len() - self.position
-    }
-
-    fn chunk(&self) -> &[u8] {
-        &self.bytes[self.position..]
-    }
-
-    fn advance(&mut self, count: usize) {
-        self.position = (self.position + count).min(self.bytes.len());
-    }
 }

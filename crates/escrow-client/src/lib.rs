@@ -4,12 +4,14 @@
 
 extern crate alloc;
 
+mod body;
 mod client;
 mod config;
 mod excerpt;
 mod field;
 mod identity;
 mod outcome;
+mod relay;
 mod request;
 
 pub use client::EscrowClient;
@@ -27,6 +29,7 @@ pub use outcome::{
     AttemptReport, AttemptResult, CodeSource, CodeVerdict, StatusClass, TransportFailure,
     UnlockOutcome, Verdict,
 };
+pub use relay::{NANOMDM_API_USER, NANOMDM_UNLOCK_PATH, NanoMdmRelay};
 pub use request::{UnlockRequest, UnlockRequestBuilder};
 
 /// The proxy settings of [`EscrowConfig::proxy`] (re-exported from `alb-proxy`).

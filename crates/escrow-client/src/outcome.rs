@@ -40,6 +40,11 @@ pub enum StatusClass {
     Retryable,
     /// Any other status (`401`, `403`, a `3xx`, another `2xx`...): not retried, reported.
     Unexpected,
+    /// `401` from a NanoMDM relay: NanoMDM's own API authentication refused the key (Apple's
+    /// service, reached with a client certificate, does not answer `401`). Not retried, and no
+    /// other code is tried: the key is wrong, not the code. Only
+    /// [`AttemptResult::from_relay_response`] gives it.
+    RelayUnauthorized,
 }
 
 impl StatusClass {
@@ -104,6 +109,21 @@ impl AttemptResult {
             class: StatusClass::of(status),
             body,
         }
+    }
+
+    /// Classifies a response relayed by NanoMDM: as [`from_response`](Self::from_response) (NanoMDM
+    /// passes Apple's status and body through), except `401`, which is NanoMDM's own refusal of
+    /// the API key ([`StatusClass::RelayUnauthorized`]).
+    #[must_use]
+    pub fn from_relay_response(status: u16, body: BodyExcerpt) -> Self {
+        if status == 401 {
+            return Self::Response {
+                status,
+                class: StatusClass::RelayUnauthorized,
+                body,
+            };
+        }
+        Self::from_response(status, body)
     }
 
     /// Whether trying the same code again may succeed (`5xx`, time-outs, connection failures).
@@ -184,6 +204,11 @@ pub enum Verdict {
         /// The status.
         status: u16,
     },
+    /// `401` from the NanoMDM relay: it refused the API key. Not retried, no other code tried.
+    RelayUnauthorized {
+        /// The code being tried.
+        code: CodeSource,
+    },
     /// The TLS handshake failed (certificates): not retried.
     TlsFailure {
         /// The code being tried.
@@ -231,6 +256,11 @@ impl fmt::Display for Verdict {
             Self::UnexpectedStatus { code, status } => {
                 write!(f, "not unlocked: unexpected HTTP {status} with the {code}")
             }
+            Self::RelayUnauthorized { code } => write!(
+                f,
+                "not unlocked: NanoMDM refused the API key (401) with the {code}; check the key, \
+                 not retried"
+            ),
             Self::TlsFailure { code } => write!(
                 f,
                 "not unlocked: TLS handshake failed with the {code} (check the client identity \

@@ -145,7 +145,8 @@ impl UnlockRequest {
     }
 }
 
-fn push_pair(out: &mut String, name: &str, value: &str) {
+/// Appends `name=value` (value percent-encoded), after a `&` unless `out` is empty.
+pub(crate) fn push_pair(out: &mut String, name: &str, value: &str) {
     if !out.is_empty() {
         out.push('&');
     }

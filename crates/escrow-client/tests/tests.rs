@@ -11,6 +11,7 @@
 
 mod common;
 mod identity;
+mod nanomdm;
 mod outcomes;
 mod tls;
 mod wire;

@@ -1,9 +1,10 @@
 //! [`RecordingServer`]: a loopback HTTPS server that requires client certificates (from a
-//! [`TestPki`]), answers from a script of [`Reply`]s or a responder, and records every request.
+//! [`TestPki`]), answers from a script of [`Reply`]s or a responder, and records every request;
+//! or the same over plain HTTP ([`RecordingServer::start_plain`]).
 
 use alloc::{collections::VecDeque, sync::Arc};
 use core::{
-    fmt,
+    fmt::{self, Write as _},
     net::SocketAddr,
     sync::atomic::{AtomicUsize, Ordering},
 };
@@ -14,8 +15,8 @@ use std::{
 
 use rustls::ServerConfig;
 use tokio::{
-    io::{AsyncReadExt as _, AsyncWriteExt as _},
-    net::TcpListener,
+    io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _},
+    net::{TcpListener, TcpStream},
     task::{JoinHandle, JoinSet},
 };
 use tokio_rustls::TlsAcceptor;
@@ -38,6 +39,16 @@ pub enum Reply {
     Status {
         /// The HTTP status code.
         status: u16,
+        /// The body.
+        body: Vec<u8>,
+    },
+    /// Answer with this status, these headers and this body (`Content-Length` set; a
+    /// `Content-Type` among the headers replaces the default `text/plain`).
+    WithHeaders {
+        /// The HTTP status code.
+        status: u16,
+        /// Extra headers, name and value.
+        headers: Vec<(String, String)>,
         /// The body.
         body: Vec<u8>,
     },
@@ -71,6 +82,16 @@ impl Reply {
         Self::Delayed {
             delay,
             then: Box::new(then),
+        }
+    }
+
+    /// A status with a JSON body (`Content-Type: application/json`).
+    #[must_use]
+    pub fn json(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Self::WithHeaders {
+            status,
+            headers: vec![("Content-Type".to_owned(), "application/json".to_owned())],
+            body: body.into(),
         }
     }
 
@@ -143,6 +164,7 @@ impl fmt::Debug for Shared {
 #[derive(Debug)]
 pub struct RecordingServer {
     addr: SocketAddr,
+    scheme: &'static str,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
 }
@@ -170,20 +192,31 @@ impl RecordingServer {
         config: Arc<ServerConfig>,
         script: impl IntoIterator<Item = Reply>,
     ) -> io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            requests: Mutex::new(Vec::new()),
-            request_count: AtomicUsize::new(0),
-            script: Mutex::new(script.into_iter().collect()),
-            after_script: Mutex::new(Reply::with_body(503, "script exhausted")),
-            responder: Mutex::new(None),
-            connections: AtomicUsize::new(0),
-            handshake_failures: AtomicUsize::new(0),
-        });
+        let (listener, addr, shared) = bind(script).await?;
         let acceptor = TlsAcceptor::from(config);
-        let task = tokio::spawn(serve(listener, acceptor, Arc::clone(&shared)));
-        Ok(Self { addr, shared, task })
+        let task = tokio::spawn(serve(listener, Some(acceptor), Arc::clone(&shared)));
+        Ok(Self {
+            addr,
+            scheme: "https",
+            shared,
+            task,
+        })
+    }
+
+    /// Starts on `127.0.0.1` (a free port) speaking plain HTTP/1.1, without TLS (a stand-in for
+    /// a server such as NanoMDM, which listens on plain HTTP by default).
+    ///
+    /// # Errors
+    /// The listener cannot be bound.
+    pub async fn start_plain(script: impl IntoIterator<Item = Reply>) -> io::Result<Self> {
+        let (listener, addr, shared) = bind(script).await?;
+        let task = tokio::spawn(serve(listener, None, Arc::clone(&shared)));
+        Ok(Self {
+            addr,
+            scheme: "http",
+            shared,
+            task,
+        })
     }
 
     /// The socket address.
@@ -192,10 +225,17 @@ impl RecordingServer {
         self.addr
     }
 
-    /// `https://127.0.0.1:PORT/deviceservicesworkers/escrowKeyUnlock`.
+    /// `https://127.0.0.1:PORT/deviceservicesworkers/escrowKeyUnlock` (`http://` for a
+    /// [plain](Self::start_plain) server).
     #[must_use]
     pub fn url(&self) -> String {
-        format!("https://{}{UNLOCK_PATH}", self.addr)
+        format!("{}{UNLOCK_PATH}", self.base_url())
+    }
+
+    /// `https://127.0.0.1:PORT` (`http://` for a [plain](Self::start_plain) server), no path.
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// What to answer once the script is exhausted (default: `503`, body `script exhausted`).
@@ -245,7 +285,8 @@ impl RecordingServer {
             .clone()
     }
 
-    /// TLS sessions established so far.
+    /// TLS sessions (plain connections, for a [plain](Self::start_plain) server) established so
+    /// far.
     #[must_use]
     pub fn connections(&self) -> usize {
         self.shared.connections.load(Ordering::SeqCst)
@@ -258,7 +299,24 @@ impl RecordingServer {
     }
 }
 
-async fn serve(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>) {
+async fn bind(
+    script: impl IntoIterator<Item = Reply>,
+) -> io::Result<(TcpListener, SocketAddr, Arc<Shared>)> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let shared = Arc::new(Shared {
+        requests: Mutex::new(Vec::new()),
+        request_count: AtomicUsize::new(0),
+        script: Mutex::new(script.into_iter().collect()),
+        after_script: Mutex::new(Reply::with_body(503, "script exhausted")),
+        responder: Mutex::new(None),
+        connections: AtomicUsize::new(0),
+        handshake_failures: AtomicUsize::new(0),
+    });
+    Ok((listener, addr, shared))
+}
+
+async fn serve(listener: TcpListener, acceptor: Option<TlsAcceptor>, shared: Arc<Shared>) {
     let mut connections = JoinSet::new();
     loop {
         let Ok((tcp, _peer)) = listener.accept().await else {
@@ -270,10 +328,15 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>
         let acceptor = acceptor.clone();
         let shared = Arc::clone(&shared);
         connections.spawn(async move {
+            let Some(acceptor) = acceptor else {
+                shared.connections.fetch_add(1, Ordering::SeqCst);
+                serve_connection(tcp, &shared, |tcp| tcp).await;
+                return;
+            };
             match acceptor.accept(tcp).await {
                 Ok(tls) => {
                     shared.connections.fetch_add(1, Ordering::SeqCst);
-                    serve_connection(tls, &shared).await;
+                    serve_connection(tls, &shared, |tls| tls.get_ref().0).await;
                 }
                 Err(_) => {
                     shared.handshake_failures.fetch_add(1, Ordering::SeqCst);
@@ -284,9 +347,10 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>
     }
 }
 
-async fn serve_connection(
-    mut tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    mut tls: S,
     shared: &Shared,
+    tcp_of: fn(&S) -> &TcpStream,
 ) {
     let mut buffer = Vec::new();
     loop {
@@ -334,13 +398,17 @@ async fn serve_connection(
         }
         match reply {
             Reply::Status { status, body } => {
-                let mut response = format!(
-                    "HTTP/1.1 {status} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
-                    reason(status),
-                    body.len()
-                )
-                .into_bytes();
-                response.extend_from_slice(&body);
+                let response = response_bytes(status, &[], &body);
+                if tls.write_all(&response).await.is_err() || tls.flush().await.is_err() || close {
+                    return;
+                }
+            }
+            Reply::WithHeaders {
+                status,
+                headers,
+                body,
+            } => {
+                let response = response_bytes(status, &headers, &body);
                 if tls.write_all(&response).await.is_err() || tls.flush().await.is_err() || close {
                     return;
                 }
@@ -348,7 +416,7 @@ async fn serve_connection(
             Reply::Hang => core::future::pending::<()>().await,
             // (`Delayed` was unwrapped above.)
             Reply::Reset | Reply::Delayed { .. } => {
-                let _ = tls.get_ref().0.set_zero_linger();
+                let _ = tcp_of(&tls).set_zero_linger();
                 return;
             }
         }
@@ -356,8 +424,26 @@ async fn serve_connection(
 }
 
 /// Reads one request (head and `Content-Length` body); `None` at end of stream or on garbage.
+/// The response head (status line, `Content-Type`, `Content-Length`, `headers`) and body.
+fn response_bytes(status: u16, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
+    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+    {
+        head.push_str("Content-Type: text/plain\r\n");
+    }
+    for (name, value) in headers {
+        let _ = write!(head, "{name}: {value}\r\n");
+    }
+    let _ = write!(head, "Content-Length: {}\r\n\r\n", body.len());
+    let mut response = head.into_bytes();
+    response.extend_from_slice(body);
+    response
+}
+
 async fn read_request(
-    tls: &mut tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    tls: &mut (impl AsyncRead + Unpin),
     buffer: &mut Vec<u8>,
 ) -> Option<RecordedRequest> {
     let head_end = loop {
@@ -406,10 +492,7 @@ async fn read_request(
     })
 }
 
-async fn read_more(
-    tls: &mut tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
-    buffer: &mut Vec<u8>,
-) -> bool {
+async fn read_more(tls: &mut (impl AsyncRead + Unpin), buffer: &mut Vec<u8>) -> bool {
     let mut chunk = [0u8; 4096];
     match tls.read(&mut chunk).await {
         Ok(0) | Err(_) => false,
@@ -424,6 +507,7 @@ const fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         500 => "Internal Server Error",

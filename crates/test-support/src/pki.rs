@@ -161,20 +161,43 @@ impl TestPki {
             WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                 .build()
                 .expect("client verifier");
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server.key_der.clone()));
         let config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("protocol versions")
             .with_client_cert_verifier(verifier)
-            .with_single_cert(
-                vec![
-                    self.server.cert_der.clone(),
-                    self.server_ca.cert_der.clone(),
-                ],
-                key,
-            )
+            .with_single_cert(self.server_chain(), self.server_key())
             .expect("server certificate");
         Arc::new(config)
+    }
+
+    /// The rustls configuration of an HTTPS server with this PKI's server certificate that asks
+    /// for no client certificate (a server whose callers authenticate otherwise, such as
+    /// NanoMDM's API behind a TLS front end).
+    ///
+    /// # Panics
+    /// If rustls refuses the configuration (a bug in test setup).
+    #[must_use]
+    #[expect(clippy::expect_used, reason = "test support: setup failures are bugs")]
+    pub fn server_config_without_client_auth(&self) -> Arc<ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(self.server_chain(), self.server_key())
+            .expect("server certificate");
+        Arc::new(config)
+    }
+
+    fn server_chain(&self) -> Vec<CertificateDer<'static>> {
+        vec![
+            self.server.cert_der.clone(),
+            self.server_ca.cert_der.clone(),
+        ]
+    }
+
+    fn server_key(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server.key_der.clone()))
     }
 }
 

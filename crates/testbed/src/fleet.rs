@@ -70,6 +70,16 @@ impl Fleet {
         self.lock().devices.get_mut(serial).map(f)
     }
 
+    /// Runs `f` on the device with this UDID (its enrollment id); `None` when there is none.
+    /// (The fleet is locked meanwhile: keep `f` short.)
+    pub fn with_udid<R>(&self, udid: &str, f: impl FnOnce(&mut SimulatedDevice) -> R) -> Option<R> {
+        self.lock()
+            .devices
+            .values_mut()
+            .find(|device| device.udid == udid)
+            .map(f)
+    }
+
     /// Records that the MDM server initiated Activation Lock for this device with `escrow_key`
     /// (the device enrolment service's `escrow_key`), replacing any earlier one.
     pub fn register_escrow_key(&self, serial: &str, escrow_key: EscrowKey) {

@@ -7,7 +7,9 @@ extern crate alloc;
 pub mod device;
 pub mod escrow_service;
 pub mod fleet;
+pub mod nanomdm;
 
 pub use device::{CodeReporting, DeviceError, Format, SimulatedDevice};
 pub use escrow_service::{EscrowService, Fault};
 pub use fleet::Fleet;
+pub use nanomdm::{Delivered, Delivery, Enqueued, NanoMdm, NanoMdmError};

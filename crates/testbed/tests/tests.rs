@@ -18,5 +18,6 @@ mod enroll;
 mod escrow_service;
 mod faults;
 mod load;
+mod nanomdm;
 mod retention;
 mod server_code;
