@@ -8,9 +8,6 @@
 //! the latency percentiles are written by this benchmark next to criterion's results
 //! (`latency.json`), over every request of the measurement.
 
-extern crate alloc;
-
-use alloc::sync::Arc;
 use core::time::Duration;
 use std::{sync::Mutex, time::Instant};
 

@@ -226,6 +226,16 @@ impl SimulatedDevice {
                     _ => {}
                 }
             }
+            // The passcode is cleared only with the device's own unlock token.
+            "ClearPasscode" => {
+                let token = request.get("UnlockToken").and_then(Value::as_data);
+                let status = if token == Some(self.unlock_token.as_slice()) {
+                    "Acknowledged"
+                } else {
+                    "Error"
+                };
+                response.insert("Status".into(), status.into());
+            }
             "ClearActivationLockBypassCode" => {
                 self.code = None;
                 response.insert("Status".into(), "Acknowledged".into());

@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// Trust only the CA certificates in this PEM file for an `https://` NanoMDM.
     #[arg(long, value_name = "FILE", env = "ALB_NANOMDM_CA_FILE")]
     pub nanomdm_ca_file: Option<PathBuf>,
+    /// The push topic of the MDM server's APNs certificate, for `--unlock-via nanomdm` (NanoMDM
+    /// picks the certificate by it): `com.apple.mgmt.External.<uuid>`.
+    #[arg(long, value_name = "TOPIC", env = "ALB_NANOMDM_TOPIC")]
+    pub nanomdm_topic: Option<String>,
     /// How unlocks reach Apple [default: apple with `--identity`, else nanomdm with
     /// `--nanomdm-url`, else unlocks are refused].
     #[arg(long, value_enum, env = "ALB_UNLOCK_VIA")]
@@ -153,8 +157,25 @@ fn unlock_setup(args: &ServeArgs) -> Result<Option<UnlockSetup>, Error> {
     Ok(Some(UnlockSetup { client, requester }))
 }
 
-fn relay_client(_args: &ServeArgs, _config: EscrowConfig) -> Result<EscrowClient, Error> {
-    Err(Error::Serve("--unlock-via nanomdm is not available yet".to_owned()))
+/// The unlock client through NanoMDM's `/v1/escrowkeyunlock`, with NanoMDM's URL and key.
+fn relay_client(args: &ServeArgs, config: EscrowConfig) -> Result<EscrowClient, Error> {
+    let (Some(url), Some(key_file), Some(topic)) = (
+        &args.nanomdm_url,
+        &args.nanomdm_api_key_file,
+        &args.nanomdm_topic,
+    ) else {
+        return Err(Error::Serve(
+            "--unlock-via nanomdm needs --nanomdm-url, --nanomdm-api-key-file and --nanomdm-topic"
+                .to_owned(),
+        ));
+    };
+    let key = alb_nanomdm::ApiKey::from_file(key_file)?;
+    let relay = escrow_client::NanoMdmRelay::new(
+        url.clone(),
+        zeroize::Zeroizing::new(key.expose().to_owned()),
+        topic.clone(),
+    );
+    Ok(EscrowClient::through_nanomdm(config, relay)?)
 }
 
 /// Runs `alb serve` until SIGTERM or Ctrl-C.
