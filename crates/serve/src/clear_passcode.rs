@@ -1,10 +1,9 @@
 //! `POST /v1/devices/{id}/clear-passcode`: `ClearPasscode` queued through NanoMDM with the
-//! device's stored unlock token, so nobody handles the token. Refused before anything is sent
-//! when the device has no token or its platform does not run the command (Apple's availability
-//! data). The device's answer comes back through the webhook, into the record's commands.
+//! device's stored unlock token, so nobody handles the token (the command and its refusals are
+//! `alb-workflow`'s). The device's answer comes back through the webhook, into the record's
+//! commands.
 
 use code_store::{Change, CodeStore, CommandKind, Timestamp};
-use mdm_protocol::{ClearPasscode, Command, CommandRequest, Platform, UnlockToken};
 use serde_json::json;
 
 use crate::{ApiError, Metrics, api, service::Answer, service::State};
@@ -23,35 +22,11 @@ pub(crate) async fn clear_passcode<S: CodeStore>(state: &State<S>, id: &str) -> 
         Ok(record) => record,
         Err(error) => return error.into(),
     };
-    let Some(token) = record.unlock_token.as_ref() else {
-        return ApiError::new(
-            409,
-            "no_unlock_token",
-            "the store holds no unlock token for this device (it comes with its TokenUpdate)",
-        )
-        .into();
-    };
-    let request = CommandRequest::ClearPasscode(ClearPasscode {
-        unlock_token: UnlockToken::new(token.token.as_bytes().to_vec()),
-    });
-    if let Some(product) = record.identity.product_type.as_deref()
-        && let (Some(platform), Some(availability)) =
-            (Platform::of_product_type(product), request.availability())
-        && availability.on(platform).is_none()
-    {
-        return ApiError::new(
-            409,
-            "unavailable_on_platform",
-            format!(
-                "ClearPasscode does not run on {} ({})",
-                platform.as_str(),
-                printable::Escaped(product)
-            ),
-        )
-        .into();
-    }
     let uuid = uuid::Uuid::new_v4().to_string().to_uppercase();
-    let command = Command::with_uuid(uuid.clone(), request);
+    let command = match alb_workflow::clear_passcode::command_for(&record, uuid.clone()) {
+        Ok(command) => command,
+        Err(error) => return ApiError::new(409, error.kind(), error.to_string()).into(),
+    };
     let xml = match command.to_xml() {
         Ok(xml) => zeroize::Zeroizing::new(xml),
         Err(error) => return ApiError::new(500, "internal", error.to_string()).into(),

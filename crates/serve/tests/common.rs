@@ -161,3 +161,53 @@ pub fn authenticate(udid: &str, serial: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// A webhook relay that delivers every event to each of several services at once (two NanoMDM
+/// instances, or a retrying proxy, do that): answers 200 only when every service did.
+pub async fn fan_out(targets: Vec<String>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+    let targets = Arc::new(targets);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let targets = targets.clone();
+            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let targets = targets.clone();
+                async move {
+                    let auth = request
+                        .headers()
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    let body = request.into_body().collect().await.unwrap().to_bytes().to_vec();
+                    let calls = targets.iter().cloned().map(|t| {
+                        let (auth, body) = (auth.clone(), body.clone());
+                        async move { call_raw("POST", &t, auth, body).await }
+                    });
+                    let statuses: Vec<u16> = futures_join_all(calls).await;
+                    let status = if statuses.iter().all(|s| *s == 200) { 200 } else { 502 };
+                    let mut response = hyper::Response::new(Full::new(Bytes::new()));
+                    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                    Ok::<_, core::convert::Infallible>(response)
+                }
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
+        }
+    });
+    url
+}
+
+async fn futures_join_all(
+    calls: impl Iterator<Item = impl Future<Output = (u16, Vec<u8>)> + Send + 'static>,
+) -> Vec<u16> {
+    let tasks: Vec<_> = calls.map(tokio::spawn).collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap().0);
+    }
+    statuses
+}

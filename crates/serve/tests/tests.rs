@@ -3,3 +3,4 @@
 mod common;
 mod webhooks;
 mod journey;
+mod instances;

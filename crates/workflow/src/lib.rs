@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backup;
+pub mod clear_passcode;
 pub mod device_list;
 pub mod device_report;
 pub mod input;

@@ -126,7 +126,7 @@ pub fn parse() -> Result<(Cli, Context), ExitCode> {
 pub fn run(cli: Cli, context: &Context) -> Result<ExitCode, alb_cli::Error> {
     match cli.command {
         Command::Codes(command) => codes::run(command, &cli.store),
-        Command::Protocol(command) => protocol::run(command),
+        Command::Protocol(command) => protocol::run(command, &cli.store),
         Command::Unlock(command) => unlock::run(command, &cli.store),
         Command::Store(command) => store::run(command, &cli.store),
         Command::Dep(command) => dep::run(command, &cli.store),

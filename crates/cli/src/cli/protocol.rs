@@ -48,8 +48,13 @@ pub enum Command {
         #[arg(long)]
         binary: bool,
         /// `ClearPasscode`: file holding the device's unlock token (raw bytes, as received).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "device")]
         unlock_token_file: Option<PathBuf>,
+        /// `ClearPasscode`: the device (UDID or serial number) whose unlock token the store holds
+        /// (`--store`): nobody handles the token. Refused when the store has none, or the
+        /// device's platform does not run the command.
+        #[arg(long, value_name = "UDID|SERIAL")]
+        device: Option<String>,
         /// `DeviceInformation`: keys to query (default: what an Activation Lock unlock needs).
         #[arg(long = "query", value_name = "KEY", num_args = 1..)]
         queries: Vec<String>,
@@ -87,7 +92,7 @@ pub enum Command {
 }
 
 /// Runs `alb command` or `alb parse`.
-pub fn run(command: Command) -> Result<ExitCode, Error> {
+pub fn run(command: Command, store: &super::store::StoreArgs) -> Result<ExitCode, Error> {
     match command {
         Command::MdmCommand { list: true, .. } => {
             list_request_types()?;
@@ -101,6 +106,7 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
             uuid,
             binary,
             unlock_token_file,
+            device,
             queries,
             managed_only,
             user_name,
@@ -108,6 +114,9 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
             current_password_file,
             allow_oroms,
         } => {
+            if let Some(device) = device {
+                return clear_passcode_of(&request_type.unwrap_or_default(), &device, uuid, binary, store);
+            }
             let options = CommandOptions {
                 unlock_token_file,
                 queries,
@@ -141,6 +150,40 @@ pub fn run(command: Command) -> Result<ExitCode, Error> {
             max_bytes,
         } => parse(inputs, json, reveal, max_bytes),
     }
+}
+
+/// `alb command ClearPasscode --device ID`: the command with the token the store holds.
+fn clear_passcode_of(
+    request_type: &str,
+    device: &str,
+    uuid: Option<String>,
+    binary: bool,
+    store: &super::store::StoreArgs,
+) -> Result<ExitCode, Error> {
+    if request_type != "ClearPasscode" {
+        return Err(usage(format!(
+            "--device is for ClearPasscode (the store's unlock token), not {:?}",
+            printable::Escaped(request_type).to_string()
+        )));
+    }
+    let runtime = super::store::runtime()?;
+    let store = store.open(&runtime)?;
+    let record = runtime
+        .block_on(alb_workflow::unlock::find_record(&store, device))?
+        .ok_or_else(|| {
+            usage(format!(
+                "no device with UDID or serial number {:?}",
+                printable::Escaped(device).to_string()
+            ))
+        })?;
+    let uuid = uuid.unwrap_or_else(|| uuid::Uuid::new_v4().to_string().to_uppercase());
+    let command = alb_workflow::clear_passcode::command_for(&record, uuid)
+        .map_err(|e| usage(e.to_string()))?;
+    let bytes = Zeroizing::new(encode_command(&command, binary)?);
+    let mut out = io::stdout().lock();
+    out.write_all(&bytes)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 struct CommandOptions {
