@@ -10,6 +10,7 @@ mod flow;
 mod lock;
 mod logging;
 mod protocol;
+mod serve;
 mod residue;
 mod store;
 mod unlock;
