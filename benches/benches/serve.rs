@@ -93,7 +93,10 @@ async fn post_round(client: &Client, url: &str, round: &[Bytes], latencies: &Mut
                     .body(Full::new(body))
                     .unwrap_or_else(|e| panic!("{e}"));
                 let started = Instant::now();
-                let response = client.request(request).await.unwrap_or_else(|e| panic!("{e}"));
+                let response = client
+                    .request(request)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
                 let status = response.status();
                 let _ = response.into_body().collect().await;
                 mine.push(started.elapsed());
@@ -104,7 +107,10 @@ async fn post_round(client: &Client, url: &str, round: &[Bytes], latencies: &Mut
     }
     while let Some(done) = tasks.join_next().await {
         let mine = done.unwrap_or_else(|e| panic!("{e}"));
-        latencies.lock().unwrap_or_else(|e| panic!("{e}")).extend(mine);
+        latencies
+            .lock()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .extend(mine);
     }
 }
 
@@ -128,7 +134,10 @@ fn bench_store<S: CodeStore + 'static>(
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let url = format!("http://{}/webhook", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+        let url = format!(
+            "http://{}/webhook",
+            listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+        );
         let service: Service<S> = Service::new(store, ServiceConfig::new(keys));
         let serving = tokio::spawn(service.run(listener, None, async {
             let _ = stopped.await;
@@ -174,7 +183,10 @@ fn serve(c: &mut Criterion) {
 
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let sqlite = runtime
-        .block_on(SqliteStore::open(dir.path().join("serve.sqlite3"), protection()))
+        .block_on(SqliteStore::open(
+            dir.path().join("serve.sqlite3"),
+            protection(),
+        ))
         .unwrap_or_else(|e| panic!("{e}"));
     bench_store(&mut group, &runtime, "webhook-sqlite", sqlite);
 

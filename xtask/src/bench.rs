@@ -73,7 +73,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err("no benchmark results were written by this run".into());
     }
     for figure in figures.iter_mut().filter(|f| f.group == "serve") {
-        let path = criterion.join("serve").join(&figure.id).join("latency.json");
+        let path = criterion
+            .join("serve")
+            .join(&figure.id)
+            .join("latency.json");
         let fresh = fs::metadata(&path)
             .and_then(|m| m.modified())
             .is_ok_and(|m| m >= started);

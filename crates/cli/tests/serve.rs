@@ -20,7 +20,9 @@ const KEY: &str = "serve-test-key-0123456789";
 /// One webhook POST on its own connection: the status, or `None` when the service is gone.
 fn post(addr: &str, body: &[u8]) -> Option<u16> {
     let mut stream = TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
     let head = format!(
         "POST /webhook HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {KEY}\r\n\
          content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
@@ -84,7 +86,8 @@ fn sigterm_under_load_keeps_every_acknowledged_event() {
     let stopping = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..8)
         .map(|w| {
-            let (addr, acknowledged, stopping) = (addr.clone(), acknowledged.clone(), stopping.clone());
+            let (addr, acknowledged, stopping) =
+                (addr.clone(), acknowledged.clone(), stopping.clone());
             std::thread::spawn(move || {
                 for i in 0.. {
                     let (udid, code, body) = event(w * 100_000 + i);
@@ -112,7 +115,12 @@ fn sigterm_under_load_keeps_every_acknowledged_event() {
     assert!(killed.success());
     let status = child.wait().unwrap();
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(status.success(), "exit {status:?}: {stderr}");
     for worker in workers {
         worker.join().unwrap();
@@ -132,7 +140,11 @@ fn sigterm_under_load_keeps_every_acknowledged_event() {
         .collect();
     assert!(acknowledged.len() >= 1000);
     for (udid, code) in &acknowledged {
-        assert_eq!(stored.get(udid), Some(code), "{udid} was acknowledged but is not stored");
+        assert_eq!(
+            stored.get(udid),
+            Some(code),
+            "{udid} was acknowledged but is not stored"
+        );
     }
 }
 
@@ -147,10 +159,18 @@ fn clear_passcode_takes_the_token_from_the_store() {
     assert!(command.status.success(), "{}", text(&command.stderr));
     // The device accepts it: the token is its own.
     let answer = device.respond(&command.stdout).unwrap();
-    assert!(text(&answer).contains("<string>Acknowledged</string>"), "{}", text(&answer));
+    assert!(
+        text(&answer).contains("<string>Acknowledged</string>"),
+        "{}",
+        text(&answer)
+    );
     let unknown = operator.alb(&["command", "ClearPasscode", "--device", "NO-SUCH-DEVICE"]);
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(text(&unknown.stderr).contains("no device"), "{}", text(&unknown.stderr));
+    assert!(
+        text(&unknown.stderr).contains("no device"),
+        "{}",
+        text(&unknown.stderr)
+    );
     let other = operator.alb(&["command", "DeviceLock", "--device", &device.udid]);
     assert!(!other.status.success());
 }

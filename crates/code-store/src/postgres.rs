@@ -345,8 +345,7 @@ impl Pending {
         let upserts: Vec<SealedRecord> = rows.into_iter().filter_map(|(_, row)| row).collect();
         for chunk in upserts.chunks(ROWS_PER_STATEMENT) {
             let values: Vec<Vec<ValueRef<'_>>> = chunk.iter().map(SealedRecord::values).collect();
-            let bound: Vec<&(dyn ToSql + Sync)> =
-                values.iter().flat_map(|v| params(v)).collect();
+            let bound: Vec<&(dyn ToSql + Sync)> = values.iter().flat_map(|v| params(v)).collect();
             let sql = table::upsert_records_sql(chunk.len(), |i| format!("${i}"));
             tx.execute(sql.as_str(), &bound).await?;
         }
@@ -354,8 +353,7 @@ impl Pending {
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
             let values: Vec<Vec<ValueRef<'_>>> =
                 chunk.iter().map(SealedEvent::insert_values).collect();
-            let bound: Vec<&(dyn ToSql + Sync)> =
-                values.iter().flat_map(|v| params(v)).collect();
+            let bound: Vec<&(dyn ToSql + Sync)> = values.iter().flat_map(|v| params(v)).collect();
             let sql = table::insert_events_sql(chunk.len(), |i| format!("${i}"));
             tx.execute(sql.as_str(), &bound).await?;
         }
@@ -404,7 +402,10 @@ impl Backend for PostgresStore {
         let mut rows: std::collections::HashMap<String, Option<SealedRecord>> =
             udids.iter().map(|u| (u.clone(), None)).collect();
         for row in tx
-            .query(&format!("{select} WHERE udid = ANY($1) FOR UPDATE"), &[&udids])
+            .query(
+                &format!("{select} WHERE udid = ANY($1) FOR UPDATE"),
+                &[&udids],
+            )
             .await?
         {
             let record = read_record(&row)?;

@@ -12,8 +12,8 @@ use crate::{Access, ApiError, Metrics, service::Answer, service::State};
 
 /// A record as JSON: the export form (secrets only when `reveal`) and its commands.
 pub(crate) fn record_json(record: &DeviceRecord, reveal: bool) -> Value {
-    let mut value = serde_json::to_value(RecordJson::from_record(record, reveal))
-        .unwrap_or(Value::Null);
+    let mut value =
+        serde_json::to_value(RecordJson::from_record(record, reveal)).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut value {
         map.insert(
             "commands".to_owned(),
@@ -274,9 +274,10 @@ pub(crate) async fn unlock<S: CodeStore>(state: &State<S>, id: &str, body: &[u8]
     });
     // A rejected device code while the device is enrolled: it may have made a new one (an
     // erase); ask it again.
-    let device_code_rejected = outcome.codes.iter().any(|c| {
-        c.code == CodeSource::Device && matches!(c.verdict, Verdict::Rejected { .. })
-    });
+    let device_code_rejected = outcome
+        .codes
+        .iter()
+        .any(|c| c.code == CodeSource::Device && matches!(c.verdict, Verdict::Rejected { .. }));
     if device_code_rejected && let Some(udid) = &plan.udid {
         match state
             .store

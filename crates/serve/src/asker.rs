@@ -48,7 +48,10 @@ impl AskPolicy {
             .saturating_mul(factor)
             .min(3600)
             .max(1);
-        Timestamp::from_unix(now.unix().saturating_add(i64::try_from(wait).unwrap_or(3600)))
+        Timestamp::from_unix(
+            now.unix()
+                .saturating_add(i64::try_from(wait).unwrap_or(3600)),
+        )
     }
 
     fn lease_until(&self, now: Timestamp) -> Timestamp {
@@ -159,7 +162,8 @@ async fn ask_one<S: CodeStore>(
             Change::CommandsNotQueued {
                 uuids,
                 reason,
-                retry_at: (tries < policy.max_tries).then(|| policy.next_try(Timestamp::now(), tries)),
+                retry_at: (tries < policy.max_tries)
+                    .then(|| policy.next_try(Timestamp::now(), tries)),
             }
         }
     };

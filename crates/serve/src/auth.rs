@@ -211,7 +211,10 @@ fn strip_scheme<'a>(header: &'a [u8], scheme: &[u8]) -> Option<&'a [u8]> {
 
 fn trim(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|b| *b != b' ').unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| *b != b' ').map_or(start, |e| e + 1);
+    let end = bytes
+        .iter()
+        .rposition(|b| *b != b' ')
+        .map_or(start, |e| e + 1);
     &bytes[start..end.max(start)]
 }
 
@@ -251,7 +254,10 @@ mod tests {
     #[test]
     fn bad_key_files_name_the_line_never_the_key() {
         let short = ApiKeys::parse(b"short\n", "f").unwrap_err().to_string();
-        assert!(short.contains("line 1") && !short.contains("short\n"), "{short}");
+        assert!(
+            short.contains("line 1") && !short.contains("short\n"),
+            "{short}"
+        );
         let marker = ApiKeys::parse(b"a-long-enough-key-123 admin\n", "f").unwrap_err();
         assert!(marker.to_string().contains("read-only"), "{marker}");
         assert!(matches!(

@@ -65,7 +65,11 @@ pub(crate) async fn clear_passcode<S: CodeStore>(state: &State<S>, id: &str) -> 
             )
         }
     };
-    if let Err(error) = state.store.apply(&record.udid, change, Timestamp::now()).await {
+    if let Err(error) = state
+        .store
+        .apply(&record.udid, change, Timestamp::now())
+        .await
+    {
         tracing::warn!(udid = %record.udid, %error, "cannot record how ClearPasscode went");
     }
     answer

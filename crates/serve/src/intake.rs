@@ -91,7 +91,9 @@ pub(crate) async fn read(
             };
             let mut changes = report.changes;
             if let Some(uuid) = ack.command_uuid.as_deref().filter(|u| !u.is_empty()) {
-                let no_code = changes.iter().any(|c| matches!(c, Change::DeviceCode(None)));
+                let no_code = changes
+                    .iter()
+                    .any(|c| matches!(c, Change::DeviceCode(None)));
                 let status = answer_status(&ack.status, no_code);
                 let retry_at = retry_at(store, &udid, uuid, &status, policy, now).await?;
                 changes.push(Change::CommandAnswered {
@@ -135,7 +137,10 @@ async fn retry_at(
     policy: &AskPolicy,
     now: Timestamp,
 ) -> Result<Option<Timestamp>, StoreError> {
-    if !matches!(status, AnswerStatus::Error | AnswerStatus::CommandFormatError) {
+    if !matches!(
+        status,
+        AnswerStatus::Error | AnswerStatus::CommandFormatError
+    ) {
         return Ok(None);
     }
     let Some(record) = store.record(udid).await? else {

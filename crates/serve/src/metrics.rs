@@ -63,11 +63,31 @@ impl Metrics {
         use core::fmt::Write as _;
         let mut out = String::new();
         let counters = [
-            ("alb_webhook_events_total", "Webhook events taken.", &self.events_taken),
-            ("alb_webhook_events_refused_total", "Webhook events refused as malformed.", &self.events_refused),
-            ("alb_commands_queued_total", "Commands the MDM server took.", &self.commands_queued),
-            ("alb_commands_failed_total", "Commands the MDM server did not take.", &self.commands_failed),
-            ("alb_unauthorized_total", "Requests refused without a valid key.", &self.unauthorized),
+            (
+                "alb_webhook_events_total",
+                "Webhook events taken.",
+                &self.events_taken,
+            ),
+            (
+                "alb_webhook_events_refused_total",
+                "Webhook events refused as malformed.",
+                &self.events_refused,
+            ),
+            (
+                "alb_commands_queued_total",
+                "Commands the MDM server took.",
+                &self.commands_queued,
+            ),
+            (
+                "alb_commands_failed_total",
+                "Commands the MDM server did not take.",
+                &self.commands_failed,
+            ),
+            (
+                "alb_unauthorized_total",
+                "Requests refused without a valid key.",
+                &self.unauthorized,
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -115,8 +135,14 @@ mod tests {
         m.commit(Duration::from_millis(3), 4);
         let text = m.render();
         assert!(text.contains("alb_webhook_events_total 1\n"), "{text}");
-        assert!(text.contains("alb_commit_seconds_bucket{le=\"0.002\"} 0\n"), "{text}");
-        assert!(text.contains("alb_commit_seconds_bucket{le=\"0.005\"} 1\n"), "{text}");
+        assert!(
+            text.contains("alb_commit_seconds_bucket{le=\"0.002\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("alb_commit_seconds_bucket{le=\"0.005\"} 1\n"),
+            "{text}"
+        );
         assert!(text.contains("alb_commit_members_total 4"), "{text}");
     }
 }

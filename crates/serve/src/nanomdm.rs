@@ -8,7 +8,11 @@ use alb_nanomdm::NanoMdmClient;
 ///
 /// # Errors
 /// Why NanoMDM did not queue it (escaped, no secret).
-pub(crate) async fn enqueue(client: &NanoMdmClient, id: &str, command: &[u8]) -> Result<(), String> {
+pub(crate) async fn enqueue(
+    client: &NanoMdmClient,
+    id: &str,
+    command: &[u8],
+) -> Result<(), String> {
     let reply = match client.enqueue(&[id], command, true).await {
         Ok(reply) => reply,
         Err(alb_nanomdm::NanoMdmError::AllFailed { reply, .. })

@@ -72,8 +72,8 @@ type Body = Full<Bytes>;
 
 fn respond(answer: Answer) -> Response<Body> {
     let mut response = Response::new(Full::new(answer.body));
-    *response.status_mut() =
-        hyper::StatusCode::from_u16(answer.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() = hyper::StatusCode::from_u16(answer.status)
+        .unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(value) = hyper::header::HeaderValue::from_str(answer.content_type) {
         response
             .headers_mut()
@@ -188,7 +188,8 @@ pub(crate) async fn run<S: code_store::CodeStore + 'static>(
             .max_buf_size(64 * 1024);
         match &acceptor {
             None => {
-                let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                let connection =
+                    graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
                 tokio::spawn(async move {
                     if let Err(error) = connection.await {
                         tracing::debug!(%peer, %error, "connection ended");
@@ -202,15 +203,17 @@ pub(crate) async fn run<S: code_store::CodeStore + 'static>(
                 // the handshake and the request.
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    let tls = match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => tls,
-                        Ok(Err(error)) => {
-                            tracing::debug!(%peer, %error, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => return,
-                    };
-                    let connection = watcher.watch(builder.serve_connection(TokioIo::new(tls), service));
+                    let tls =
+                        match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(tls)) => tls,
+                            Ok(Err(error)) => {
+                                tracing::debug!(%peer, %error, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => return,
+                        };
+                    let connection =
+                        watcher.watch(builder.serve_connection(TokioIo::new(tls), service));
                     if let Err(error) = connection.await {
                         tracing::debug!(%peer, %error, "connection ended");
                     }

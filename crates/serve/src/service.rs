@@ -255,4 +255,3 @@ impl<S: CodeStore + 'static> State<S> {
 pub(crate) fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
-

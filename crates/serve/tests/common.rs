@@ -66,7 +66,10 @@ pub async fn call(
     body: impl Into<Vec<u8>>,
 ) -> (u16, serde_json::Value) {
     let (status, bytes) = call_raw(method, url, authorization, body).await;
-    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 pub async fn call_raw(
@@ -170,28 +173,42 @@ pub async fn fan_out(targets: Vec<String>) -> String {
     let targets = Arc::new(targets);
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let targets = targets.clone();
-            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                let targets = targets.clone();
-                async move {
-                    let auth = request
-                        .headers()
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
-                    let body = request.into_body().collect().await.unwrap().to_bytes().to_vec();
-                    let calls = targets.iter().cloned().map(|t| {
-                        let (auth, body) = (auth.clone(), body.clone());
-                        async move { call_raw("POST", &t, auth, body).await }
-                    });
-                    let statuses: Vec<u16> = futures_join_all(calls).await;
-                    let status = if statuses.iter().all(|s| *s == 200) { 200 } else { 502 };
-                    let mut response = hyper::Response::new(Full::new(Bytes::new()));
-                    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                    Ok::<_, core::convert::Infallible>(response)
-                }
-            });
+            let service = hyper::service::service_fn(
+                move |request: hyper::Request<hyper::body::Incoming>| {
+                    let targets = targets.clone();
+                    async move {
+                        let auth = request
+                            .headers()
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned);
+                        let body = request
+                            .into_body()
+                            .collect()
+                            .await
+                            .unwrap()
+                            .to_bytes()
+                            .to_vec();
+                        let calls = targets.iter().cloned().map(|t| {
+                            let (auth, body) = (auth.clone(), body.clone());
+                            async move { call_raw("POST", &t, auth, body).await }
+                        });
+                        let statuses: Vec<u16> = futures_join_all(calls).await;
+                        let status = if statuses.iter().all(|s| *s == 200) {
+                            200
+                        } else {
+                            502
+                        };
+                        let mut response = hyper::Response::new(Full::new(Bytes::new()));
+                        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                        Ok::<_, core::convert::Infallible>(response)
+                    }
+                },
+            );
             tokio::spawn(
                 hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service),

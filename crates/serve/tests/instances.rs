@@ -14,7 +14,11 @@ use crate::common::{Running, WRITER, keys};
 const NANOMDM_KEY: &str = "nanomdm-api-key-0123456789";
 
 async fn instance(url: &str, nanomdm: &NanoMdm) -> (Running, Arc<PostgresStore>) {
-    let store = Arc::new(PostgresStore::connect(url, Protection::Cleartext).await.unwrap());
+    let store = Arc::new(
+        PostgresStore::connect(url, Protection::Cleartext)
+            .await
+            .unwrap(),
+    );
     let mut config = ServiceConfig::new(keys());
     config.nanomdm = Some(
         NanoMdmClient::new(NanoMdmConfig::new(
@@ -43,8 +47,15 @@ async fn two_instances_lose_nothing_and_queue_each_command_once() {
     let (a, store) = instance(&url, &nanomdm).await;
     let (b, _) = instance(&url, &nanomdm).await;
     // Every event NanoMDM posts reaches both instances at once.
-    let relay = crate::common::fan_out(vec![format!("{}/webhook", a.url), format!("{}/webhook", b.url)]).await;
-    let host = relay.trim_start_matches("http://").trim_end_matches("/webhook").to_owned();
+    let relay = crate::common::fan_out(vec![
+        format!("{}/webhook", a.url),
+        format!("{}/webhook", b.url),
+    ])
+    .await;
+    let host = relay
+        .trim_start_matches("http://")
+        .trim_end_matches("/webhook")
+        .to_owned();
     nanomdm
         .set_webhook(&format!("http://nanomdm:{WRITER}@{host}/webhook"))
         .unwrap();
@@ -66,7 +77,11 @@ async fn two_instances_lose_nothing_and_queue_each_command_once() {
     // Both askers keep looking for a while: nothing more may be queued.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let enqueued = nanomdm.enqueued();
-    assert_eq!(enqueued.len(), 2 * devices.len(), "each command queued once");
+    assert_eq!(
+        enqueued.len(),
+        2 * devices.len(),
+        "each command queued once"
+    );
     for (udid, _) in &devices {
         let mine: Vec<_> = enqueued.iter().filter(|e| e.id == *udid).collect();
         assert_eq!(mine.len(), 2, "{udid}");
@@ -76,13 +91,24 @@ async fn two_instances_lose_nothing_and_queue_each_command_once() {
     let delivery = nanomdm.deliver().await.unwrap();
     assert!(delivery.delivered.iter().all(|d| d.webhook_status == 200));
     for (udid, serial) in &devices {
-        let record = store.record(&Udid::new(udid).unwrap()).await.unwrap().unwrap();
-        let active = fleet.with_device(serial, |d| d.active_code().cloned()).unwrap();
+        let record = store
+            .record(&Udid::new(udid).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let active = fleet
+            .with_device(serial, |d| d.active_code().cloned())
+            .unwrap();
         assert_eq!(record.device_code.map(|c| c.code), active);
         let history = store.history(&record.udid).await.unwrap();
         let recorded = history
             .iter()
-            .filter(|e| matches!(&e.event, code_store::Event::Command(code_store::CommandEvent::Recorded { .. })))
+            .filter(|e| {
+                matches!(
+                    &e.event,
+                    code_store::Event::Command(code_store::CommandEvent::Recorded { .. })
+                )
+            })
             .count();
         assert_eq!(recorded, 1, "one ask recorded for {udid}");
     }

@@ -112,18 +112,40 @@ async fn journey<S: CodeStore + 'static>(store: Arc<S>, via: Via) {
     assert_eq!(delivery.delivered.len(), 2 * devices.len());
     assert!(delivery.delivered.iter().all(|d| d.webhook_status == 200));
     for (udid, serial) in &devices {
-        let record = store.record(&Udid::new(udid).unwrap()).await.unwrap().unwrap();
-        let active = fleet.with_device(serial, |d| d.active_code().cloned()).unwrap();
+        let record = store
+            .record(&Udid::new(udid).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let active = fleet
+            .with_device(serial, |d| d.active_code().cloned())
+            .unwrap();
         assert_eq!(record.device_code.as_ref().map(|c| c.code.clone()), active);
-        assert_eq!(record.identity.serial_number.as_deref(), Some(serial.as_str()));
+        assert_eq!(
+            record.identity.serial_number.as_deref(),
+            Some(serial.as_str())
+        );
         assert!(record.identity.product_type.is_some());
         let ask = record.commands.ask.as_ref().unwrap();
         assert_eq!(ask.tries, 1);
-        assert_eq!(ask.code_answer().map(|(s, _)| s.clone()), Some(AnswerStatus::Acknowledged));
+        assert_eq!(
+            ask.code_answer().map(|(s, _)| s.clone()),
+            Some(AnswerStatus::Acknowledged)
+        );
     }
-    let (status, missing) = call("GET", &format!("{}/v1/missing", running.url), bearer(WRITER), "").await;
+    let (status, missing) = call(
+        "GET",
+        &format!("{}/v1/missing", running.url),
+        bearer(WRITER),
+        "",
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!(missing["missing"].as_array().map(Vec::len), Some(0), "{missing}");
+    assert_eq!(
+        missing["missing"].as_array().map(Vec::len),
+        Some(0),
+        "{missing}"
+    );
 
     // Unlock through the API: the device code, every attempt in the history.
     let (udid, serial) = &devices[0];
@@ -138,7 +160,13 @@ async fn journey<S: CodeStore + 'static>(store: Arc<S>, via: Via) {
     assert_eq!(status, 200, "{unlocked}");
     assert_eq!(unlocked["unlocked"], true, "{unlocked}");
     assert!(!fleet.with_device(serial, |d| d.is_locked()).unwrap());
-    let (_, history) = call("GET", &format!("{}/v1/devices/{udid}/history", running.url), bearer(WRITER), "").await;
+    let (_, history) = call(
+        "GET",
+        &format!("{}/v1/devices/{udid}/history", running.url),
+        bearer(WRITER),
+        "",
+    )
+    .await;
     assert!(history.to_string().contains("unlock_attempt"), "{history}");
     if via == Via::NanoMdm {
         assert_eq!(nanomdm.unlock_requests().len(), 1);
@@ -152,14 +180,27 @@ async fn journey<S: CodeStore + 'static>(store: Arc<S>, via: Via) {
     // Enrolment times have one-second resolution: an erase and a new enrolment take longer.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(nanomdm.enroll(udid).await.unwrap(), vec![200, 200]);
-    eventually("the second ask", || nanomdm.enqueued().len() == 2 * devices.len() + 2).await;
+    eventually("the second ask", || {
+        nanomdm.enqueued().len() == 2 * devices.len() + 2
+    })
+    .await;
     let first = nanomdm.deliver().await.unwrap();
     assert!(first.delivered.iter().any(|d| d.status == "NotNow"));
     nanomdm.deliver().await.unwrap();
-    let record = store.record(&Udid::new(udid).unwrap()).await.unwrap().unwrap();
-    let active = fleet.with_device(serial, |d| d.active_code().cloned()).unwrap();
+    let record = store
+        .record(&Udid::new(udid).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let active = fleet
+        .with_device(serial, |d| d.active_code().cloned())
+        .unwrap();
     assert_eq!(record.device_code.map(|c| c.code), active);
-    assert_eq!(record.commands.ask.unwrap().tries, 1, "a new ask for the new enrolment");
+    assert_eq!(
+        record.commands.ask.unwrap().tries,
+        1,
+        "a new ask for the new enrolment"
+    );
 
     // ClearPasscode with the stored token: queued, answered through the webhook.
     let (udid, _) = &devices[2];
@@ -172,10 +213,24 @@ async fn journey<S: CodeStore + 'static>(store: Arc<S>, via: Via) {
     .await;
     assert_eq!(status, 202, "{queued}");
     let uuid = queued["command_uuid"].as_str().unwrap().to_owned();
-    assert!(nanomdm.enqueued().iter().any(|e| e.command_uuid == uuid && e.request_type == "ClearPasscode"));
+    assert!(
+        nanomdm
+            .enqueued()
+            .iter()
+            .any(|e| e.command_uuid == uuid && e.request_type == "ClearPasscode")
+    );
     nanomdm.deliver().await.unwrap();
-    let (_, device) = call("GET", &format!("{}/v1/devices/{udid}", running.url), bearer(REVEALER), "").await;
-    assert_eq!(device["commands"]["clear_passcode"]["answer"][0], "acknowledged", "{device}");
+    let (_, device) = call(
+        "GET",
+        &format!("{}/v1/devices/{udid}", running.url),
+        bearer(REVEALER),
+        "",
+    )
+    .await;
+    assert_eq!(
+        device["commands"]["clear_passcode"]["answer"][0], "acknowledged",
+        "{device}"
+    );
     running.stop().await;
 }
 

@@ -1,6 +1,6 @@
 //! The service's integration tests (one binary).
 
 mod common;
-mod webhooks;
-mod journey;
 mod instances;
+mod journey;
+mod webhooks;

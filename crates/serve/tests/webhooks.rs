@@ -27,17 +27,41 @@ async fn no_key_no_access_and_nothing_changes() {
     let url = &running.url;
     let (status, body) = call("GET", &format!("{url}/healthz"), None, "").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
-    let event = connect_event("UDID-1", "Acknowledged", "c1", &bypass_code_response("UDID-1", "c1", Some(CODE)));
-    for auth in [None, bearer("wrong-key-0123456789"), bearer(&WRITER[..WRITER.len() - 1])] {
-        let (status, body) = call("POST", &format!("{url}/webhook"), auth.clone(), event.clone()).await;
+    let event = connect_event(
+        "UDID-1",
+        "Acknowledged",
+        "c1",
+        &bypass_code_response("UDID-1", "c1", Some(CODE)),
+    );
+    for auth in [
+        None,
+        bearer("wrong-key-0123456789"),
+        bearer(&WRITER[..WRITER.len() - 1]),
+    ] {
+        let (status, body) = call(
+            "POST",
+            &format!("{url}/webhook"),
+            auth.clone(),
+            event.clone(),
+        )
+        .await;
         assert_eq!(status, 401, "{body}");
         assert_eq!(body["error"]["kind"], "unauthorized");
         let (status, _) = call("GET", &format!("{url}/v1/missing"), auth, "").await;
         assert_eq!(status, 401);
     }
     // A read-only key reads, and changes nothing.
-    let (status, body) = call("POST", &format!("{url}/webhook"), bearer(READER), event.clone()).await;
-    assert_eq!((status, body["error"]["kind"].as_str()), (403, Some("forbidden")));
+    let (status, body) = call(
+        "POST",
+        &format!("{url}/webhook"),
+        bearer(READER),
+        event.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["kind"].as_str()),
+        (403, Some("forbidden"))
+    );
     assert!(store.records().await.unwrap().is_empty());
     // Basic (NanoMDM's webhook URL credentials) works for the webhook only.
     use base64::Engine as _;
@@ -48,12 +72,28 @@ async fn no_key_no_access_and_nothing_changes() {
     let (status, _) = call("GET", &format!("{url}/v1/missing"), Some(basic.clone()), "").await;
     assert_eq!(status, 401);
     let (status, body) = call("POST", &format!("{url}/webhook"), Some(basic), event).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("stored")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("stored")),
+        "{body}"
+    );
     // The record shows no secret unless the key may reveal.
-    let (status, body) = call("GET", &format!("{url}/v1/devices/UDID-1"), bearer(READER), "").await;
+    let (status, body) = call(
+        "GET",
+        &format!("{url}/v1/devices/UDID-1"),
+        bearer(READER),
+        "",
+    )
+    .await;
     assert_eq!(status, 200);
     assert!(!body.to_string().contains(CODE), "{body}");
-    let (_, body) = call("GET", &format!("{url}/v1/devices/UDID-1"), bearer(REVEALER), "").await;
+    let (_, body) = call(
+        "GET",
+        &format!("{url}/v1/devices/UDID-1"),
+        bearer(REVEALER),
+        "",
+    )
+    .await;
     assert!(body.to_string().contains(CODE), "{body}");
     running.stop().await;
 }
@@ -75,18 +115,47 @@ async fn malformed_webhooks_are_refused_precisely_and_change_nothing() {
         assert_eq!(answer["error"]["kind"], kind, "{answer}");
     }
     // A property list that is not an MDM message.
-    let not_a_message = checkin_event("mdm.Authenticate", "U", b"<plist version=\"1.0\"><array/></plist>", None);
+    let not_a_message = checkin_event(
+        "mdm.Authenticate",
+        "U",
+        b"<plist version=\"1.0\"><array/></plist>",
+        None,
+    );
     let (status, answer) = call("POST", &hook, bearer(WRITER), not_a_message).await;
-    assert_eq!((status, answer["error"]["kind"].as_str()), (400, Some("bad_payload")), "{answer}");
+    assert_eq!(
+        (status, answer["error"]["kind"].as_str()),
+        (400, Some("bad_payload")),
+        "{answer}"
+    );
     // Unknown topics and user channels: 200, ignored.
-    let (status, answer) = call("POST", &hook, bearer(WRITER), br#"{"topic": "mdm.SomethingNew", "x": 1}"#.to_vec()).await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")), "{answer}");
+    let (status, answer) = call(
+        "POST",
+        &hook,
+        bearer(WRITER),
+        br#"{"topic": "mdm.SomethingNew", "x": 1}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("ignored")),
+        "{answer}"
+    );
     let user = b"<plist version=\"1.0\"><dict><key>MessageType</key><string>TokenUpdate</string>\
         <key>UDID</key><string>UDID-2</string><key>UserID</key><string>U-1</string>\
         <key>Topic</key><string>t</string><key>PushMagic</key><string>m</string>\
         <key>Token</key><data>AAAA</data></dict></plist>";
-    let (status, answer) = call("POST", &hook, bearer(WRITER), checkin_event("mdm.TokenUpdate", "UDID-2", user, Some(1))).await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")), "{answer}");
+    let (status, answer) = call(
+        "POST",
+        &hook,
+        bearer(WRITER),
+        checkin_event("mdm.TokenUpdate", "UDID-2", user, Some(1)),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("ignored")),
+        "{answer}"
+    );
     assert!(store.records().await.unwrap().is_empty());
     running.stop().await;
 }
@@ -96,8 +165,18 @@ async fn the_same_event_twice_changes_nothing_the_second_time() {
     let (running, store) = service(Limits::default()).await;
     let hook = format!("{}/webhook", running.url);
     let events = [
-        checkin_event("mdm.Authenticate", "UDID-3", &authenticate("UDID-3", "C02XK1ABCD12"), None),
-        connect_event("UDID-3", "Acknowledged", "c3", &bypass_code_response("UDID-3", "c3", Some(CODE))),
+        checkin_event(
+            "mdm.Authenticate",
+            "UDID-3",
+            &authenticate("UDID-3", "C02XK1ABCD12"),
+            None,
+        ),
+        connect_event(
+            "UDID-3",
+            "Acknowledged",
+            "c3",
+            &bypass_code_response("UDID-3", "c3", Some(CODE)),
+        ),
     ];
     for event in &events {
         let (status, _) = call("POST", &hook, bearer(WRITER), event.clone()).await;
@@ -134,11 +213,24 @@ async fn oversized_and_slow_requests_are_cut_off() {
     stream.write_all(&[b'{'; 65536]).await.unwrap();
     let mut answer = vec![0; 1024];
     let n = stream.read(&mut answer).await.unwrap();
-    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 413"), "{}", String::from_utf8_lossy(&answer[..n]));
+    assert!(
+        String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 413"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
     // A chunked body with no length, over the limit.
     let big = vec![b' '; Limits::default().max_body + 10];
-    let (status, reply) = call("POST", &format!("{}/webhook", running.url), bearer(WRITER), big).await;
-    assert_eq!((status, reply["error"]["kind"].as_str()), (413, Some("too_large")));
+    let (status, reply) = call(
+        "POST",
+        &format!("{}/webhook", running.url),
+        bearer(WRITER),
+        big,
+    )
+    .await;
+    assert_eq!(
+        (status, reply["error"]["kind"].as_str()),
+        (413, Some("too_large"))
+    );
     // A body that never comes: 408 after the body timeout.
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
     stream
@@ -148,15 +240,31 @@ async fn oversized_and_slow_requests_are_cut_off() {
         )
         .await
         .unwrap();
-    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer)).await.unwrap().unwrap();
-    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 408"), "{}", String::from_utf8_lossy(&answer[..n]));
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
     // Headers that never end: the connection is closed after the header timeout.
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    stream.write_all(b"POST /webhook HTTP/1.1\r\nhost: x\r\n").await.unwrap();
-    let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer)).await.unwrap();
+    stream
+        .write_all(b"POST /webhook HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
+        .await
+        .unwrap();
     match read {
         Ok(0) | Err(_) => {}
-        Ok(n) => assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 408"), "{}", String::from_utf8_lossy(&answer[..n])),
+        Ok(n) => assert!(
+            String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 408"),
+            "{}",
+            String::from_utf8_lossy(&answer[..n])
+        ),
     }
     running.stop().await;
 }
@@ -170,20 +278,35 @@ async fn concurrent_deliveries_commit_together_and_all_land() {
     let running = Running::start(Arc::new(store), ServiceConfig::new(keys())).await;
     let hook = format!("{}/webhook", running.url);
     let mut tasks = Vec::new();
-    let codes: Vec<bypass_code::BypassCode> = (0..64).map(|_| bypass_code::BypassCode::generate().unwrap()).collect();
+    let codes: Vec<bypass_code::BypassCode> = (0..64)
+        .map(|_| bypass_code::BypassCode::generate().unwrap())
+        .collect();
     for (i, code) in codes.iter().enumerate() {
         let udid = format!("UDID-{i:03}");
-        let event = connect_event(&udid, "Acknowledged", "c", &bypass_code_response(&udid, "c", Some(&code.to_string())));
+        let event = connect_event(
+            &udid,
+            "Acknowledged",
+            "c",
+            &bypass_code_response(&udid, "c", Some(&code.to_string())),
+        );
         let hook = hook.clone();
-        tasks.push(tokio::spawn(async move { call("POST", &hook, bearer(WRITER), event).await.0 }));
+        tasks.push(tokio::spawn(async move {
+            call("POST", &hook, bearer(WRITER), event).await.0
+        }));
     }
     for task in tasks {
         assert_eq!(task.await.unwrap(), 200);
     }
     // Every acknowledged delivery is durable: a new connection to the file sees them all.
-    let reopened = code_store::SqliteStore::open(dir.path().join("s.db"), Protection::Cleartext).await.unwrap();
+    let reopened = code_store::SqliteStore::open(dir.path().join("s.db"), Protection::Cleartext)
+        .await
+        .unwrap();
     for (i, code) in codes.iter().enumerate() {
-        let record = reopened.record(&Udid::new(&format!("UDID-{i:03}")).unwrap()).await.unwrap().unwrap();
+        let record = reopened
+            .record(&Udid::new(&format!("UDID-{i:03}")).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(record.device_code.unwrap().code, *code);
     }
     let metrics = running.metrics.render();

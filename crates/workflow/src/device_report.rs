@@ -172,9 +172,9 @@ impl Report {
                         // The unlock token comes on the device channel only.
                         if t.identity.user_id.is_none() {
                             let token = match &t.unlock_token {
-                                Some(token) if !token.is_empty() => Some(
-                                    code_store::UnlockToken::new(token.as_bytes().to_vec())?,
-                                ),
+                                Some(token) if !token.is_empty() => {
+                                    Some(code_store::UnlockToken::new(token.as_bytes().to_vec())?)
+                                }
                                 _ => None,
                             };
                             changes.push(Change::UnlockToken(token));

@@ -115,7 +115,13 @@ pub fn run(command: Command, store: &super::store::StoreArgs) -> Result<ExitCode
             allow_oroms,
         } => {
             if let Some(device) = device {
-                return clear_passcode_of(&request_type.unwrap_or_default(), &device, uuid, binary, store);
+                return clear_passcode_of(
+                    &request_type.unwrap_or_default(),
+                    &device,
+                    uuid,
+                    binary,
+                    store,
+                );
             }
             let options = CommandOptions {
                 unlock_token_file,

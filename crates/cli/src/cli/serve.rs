@@ -24,7 +24,12 @@ pub enum UnlockVia {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// The address to listen on (loopback unless told otherwise; port 0 picks a free one).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9910", env = "ALB_LISTEN")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:9910",
+        env = "ALB_LISTEN"
+    )]
     pub listen: SocketAddr,
     /// The API keys, one per line, each optionally followed by `read-only` or `reveal`.
     #[arg(long, value_name = "FILE", env = "ALB_API_KEY_FILE")]
@@ -36,7 +41,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE", requires = "tls_cert", env = "ALB_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
     /// NanoMDM's base URL, to queue commands (`http://` or `https://`).
-    #[arg(long, value_name = "URL", requires = "nanomdm_api_key_file", env = "ALB_NANOMDM_URL")]
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "nanomdm_api_key_file",
+        env = "ALB_NANOMDM_URL"
+    )]
     pub nanomdm_url: Option<String>,
     /// The file holding NanoMDM's API key (its `-api` value).
     #[arg(long, value_name = "FILE", env = "ALB_NANOMDM_API_KEY_FILE")]
@@ -105,10 +115,12 @@ fn nanomdm(args: &ServeArgs) -> Result<Option<alb_nanomdm::NanoMdmClient>, Error
         alb_nanomdm::NanoMdmConfig::new(url.clone(), alb_nanomdm::ApiKey::from_file(key_file)?);
     config.proxy = alb_proxy::ProxyConfig::from_env()?;
     if let Some(ca) = &args.nanomdm_ca_file {
-        config.ca_file_pem = Some(std::fs::read(ca).map_err(|source| Error::Serve(format!(
-            "--nanomdm-ca-file {}: {source}",
-            printable::Escaped(&ca.display().to_string())
-        )))?);
+        config.ca_file_pem = Some(std::fs::read(ca).map_err(|source| {
+            Error::Serve(format!(
+                "--nanomdm-ca-file {}: {source}",
+                printable::Escaped(&ca.display().to_string())
+            ))
+        })?);
     }
     Ok(Some(alb_nanomdm::NanoMdmClient::new(config)?))
 }
