@@ -118,8 +118,12 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
-    let rank = ((sorted.len() as f64) * p).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1e3
+    // The nearest-rank percentile: the smallest value with at least `p` of them at or below it.
+    let len = sorted.len();
+    let rank = (1..=len)
+        .find(|&r| r as f64 >= p * len as f64)
+        .unwrap_or(len);
+    sorted[rank - 1].as_secs_f64() * 1e3
 }
 
 fn bench_store<S: CodeStore + 'static>(

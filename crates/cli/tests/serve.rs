@@ -2,13 +2,20 @@
 //! acknowledged event in the store afterwards; `alb command ClearPasscode --device` takes the
 //! token from the store.
 
+// Test helpers unwrap like the tests that call them.
+#![allow(clippy::unwrap_used)]
+
+use alloc::sync::Arc;
+use core::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
 use std::{
     collections::HashMap,
     io::{BufRead, BufReader, Read, Write},
     net::TcpStream,
     process::{Command, Stdio},
-    sync::{Arc, Mutex, atomic::AtomicBool, atomic::Ordering},
-    time::Duration,
+    sync::Mutex,
 };
 
 use base64::Engine as _;

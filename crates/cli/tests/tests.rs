@@ -4,6 +4,8 @@
 #[global_allocator]
 static ALLOCATOR: heap_residue::ResidueAllocator = heap_residue::ResidueAllocator;
 
+extern crate alloc;
+
 mod codes;
 mod config;
 mod flow;

@@ -4,8 +4,8 @@
 //! recorded with their `CommandUUID`s, then queued. Only the instance whose claim changed the
 //! record sends, so several instances on one database queue each command once.
 
+use alloc::sync::Arc;
 use core::time::Duration;
-use std::sync::Arc;
 
 use alb_nanomdm::NanoMdmClient;
 use code_store::{Change, CodeStore, CommandKind, Timestamp, Udid};
@@ -42,12 +42,7 @@ impl AskPolicy {
     #[must_use]
     pub fn next_try(&self, now: Timestamp, tries: u32) -> Timestamp {
         let factor = 1u64 << tries.saturating_sub(1).min(16);
-        let wait = self
-            .backoff
-            .as_secs()
-            .saturating_mul(factor)
-            .min(3600)
-            .max(1);
+        let wait = self.backoff.as_secs().saturating_mul(factor).clamp(1, 3600);
         Timestamp::from_unix(
             now.unix()
                 .saturating_add(i64::try_from(wait).unwrap_or(3600)),

@@ -6,7 +6,7 @@
 //! answers each. When a group fails, its jobs are applied one by one, so one bad delivery cannot
 //! fail the others.
 
-use std::sync::Arc;
+use alloc::sync::Arc;
 use std::time::Instant;
 
 use code_store::{Change, CodeStore, Outcome, StoreError, Timestamp, Udid};

@@ -2,6 +2,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 mod api;
 mod asker;
 mod auth;
@@ -14,8 +16,8 @@ mod nanomdm;
 mod server;
 mod service;
 
+use alloc::sync::Arc;
 use core::future::Future;
-use std::sync::Arc;
 
 use code_store::CodeStore;
 use tokio::net::TcpListener;

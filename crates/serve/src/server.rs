@@ -1,8 +1,9 @@
 //! The HTTP side: accepting connections (plain, or TLS), bounding each request (headers, body
 //! size and time, concurrency), and draining in-flight requests on shutdown.
 
+use alloc::sync::Arc;
 use core::future::Future;
-use std::{io, path::Path, sync::Arc};
+use std::{io, path::Path};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{Request, Response, body::Bytes, body::Incoming, service::service_fn};

@@ -1,7 +1,7 @@
 //! The service's state and its routes: who may call what, and which journey answers.
 
+use alloc::sync::Arc;
 use core::time::Duration;
-use std::sync::Arc;
 
 use alb_nanomdm::{NanoMdmClient, WebhookLimits};
 use alb_workflow::unlock::Requester;

@@ -18,6 +18,8 @@ use mdm_protocol::{
 use zeroize::Zeroizing;
 
 /// Subcommands about MDM property lists.
+// Parsed once per process from the command line: the size of the variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print an MDM command's property list (XML, or binary with `--binary`): any of Apple's

@@ -1,7 +1,7 @@
 //! `alb serve`: the service beside the MDM server (`alb-serve`), with its options.
 
-use core::time::Duration;
-use std::{io::Write as _, net::SocketAddr, path::PathBuf, process::ExitCode};
+use core::{net::SocketAddr, time::Duration};
+use std::{io::Write as _, path::PathBuf, process::ExitCode};
 
 use alb_cli::{Error, load_identity};
 use alb_serve::{ApiKeys, AskPolicy, Limits, Service, ServiceConfig, UnlockSetup};
