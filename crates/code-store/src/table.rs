@@ -238,6 +238,7 @@ pub(crate) fn select_records_sql() -> String {
 
 /// `INSERT ... ON CONFLICT (udid) DO UPDATE` of a whole device row, with placeholders written
 /// by `placeholder(1..)` (`?1` for SQLite, `$1` for PostgreSQL).
+#[cfg(any(feature = "sqlite", test))]
 pub(crate) fn upsert_record_sql(placeholder: impl Fn(usize) -> String) -> String {
     let columns = SealedRecord::COLUMNS;
     let values: Vec<String> = (1..=columns.len()).map(placeholder).collect();
@@ -297,6 +298,7 @@ fn value_rows(rows: usize, width: usize, placeholder: impl Fn(usize) -> String) 
 }
 
 /// `DELETE FROM devices WHERE udid = <placeholder(1)>`.
+#[cfg(any(feature = "sqlite", test))]
 pub(crate) fn delete_record_sql(placeholder: impl Fn(usize) -> String) -> String {
     format!(
         "DELETE FROM {} WHERE udid = {}",
@@ -315,6 +317,7 @@ pub(crate) fn select_events_sql() -> String {
 }
 
 /// `INSERT INTO history (<every column but seq>) VALUES (...)`: `seq` is the backend's.
+#[cfg(any(feature = "sqlite", test))]
 pub(crate) fn insert_event_sql(placeholder: impl Fn(usize) -> String) -> String {
     let columns = &SealedEvent::COLUMNS[1..];
     let values: Vec<String> = (1..=columns.len()).map(placeholder).collect();

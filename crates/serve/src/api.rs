@@ -143,12 +143,46 @@ struct UnlockBody {
     guid: Option<String>,
 }
 
-fn body_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn body_json<T: serde::de::DeserializeOwned + Default>(
+    body: &[u8],
+) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
     serde_json::from_slice(body)
         .map_err(|e| ApiError::new(400, "bad_request", format!("the JSON body: {e}")))
+}
+
+/// Which device a server code is for: the record's serial number and UDID, or (no record) the
+/// serial number given, for a device not enrolled yet; `force` allows a code beside one Apple
+/// accepted.
+pub(crate) async fn target_of<S: CodeStore>(
+    state: &State<S>,
+    id: &str,
+    force: bool,
+) -> Result<ServerCodeTarget, ApiError> {
+    let target = match one_record(state, id).await {
+        Ok(record) => {
+            let Some(serial) = record.identity.serial_number.as_deref() else {
+                return Err(ApiError::new(
+                    409,
+                    "no_serial_number",
+                    "the device has not reported its serial number yet",
+                ));
+            };
+            // A placeholder (a device not enrolled yet) is found by its serial number.
+            let udid = (!record.udid.is_placeholder()).then(|| record.udid.as_str());
+            ServerCodeTarget::new(serial, udid)
+        }
+        // A device not enrolled yet: by serial number (kept in a placeholder until it enrols).
+        Err(ApiError { status: 404, .. }) => ServerCodeTarget::new(&percent_decoded(id)?, None),
+        Err(error) => return Err(error),
+    };
+    match target {
+        Ok(t) if force => Ok(t.beside_accepted()),
+        Ok(t) => Ok(t),
+        Err(error) => Err(ApiError::new(400, "bad_request", error.to_string())),
+    }
 }
 
 /// `POST /v1/devices/{id}/server-code`: a new server code, durable before it is returned (its
@@ -163,29 +197,9 @@ pub(crate) async fn server_code<S: CodeStore>(
         Ok(options) => options,
         Err(error) => return error.into(),
     };
-    let target = match one_record(state, id).await {
-        Ok(record) => {
-            let Some(serial) = record.identity.serial_number.as_deref() else {
-                return ApiError::new(
-                    409,
-                    "no_serial_number",
-                    "the device has not reported its serial number yet",
-                )
-                .into();
-            };
-            ServerCodeTarget::new(serial, Some(record.udid.as_str()))
-        }
-        // A device not enrolled yet: by serial number (kept in a placeholder until it enrols).
-        Err(ApiError { status: 404, .. }) => match percent_decoded(id) {
-            Ok(serial) => ServerCodeTarget::new(&serial, None),
-            Err(error) => return error.into(),
-        },
+    let target = match target_of(state, id, options.force).await {
+        Ok(target) => target,
         Err(error) => return error.into(),
-    };
-    let target = match target {
-        Ok(t) if options.force => t.beside_accepted(),
-        Ok(t) => t,
-        Err(error) => return ApiError::new(400, "bad_request", error.to_string()).into(),
     };
     let mut issued = None;
     let result = server_code::issue_server_codes(&*state.store, &[target], |code| {

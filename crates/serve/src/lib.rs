@@ -11,6 +11,7 @@ mod clear_passcode;
 mod committer;
 mod error;
 mod intake;
+mod lock;
 mod metrics;
 mod nanomdm;
 mod server;
@@ -27,7 +28,7 @@ pub use auth::{Access, ApiKeys, KeyFileError, MIN_KEY_LEN};
 pub use error::ApiError;
 pub use metrics::Metrics;
 pub use server::{TlsError, tls_config};
-pub use service::{Limits, ServiceConfig, UnlockSetup};
+pub use service::{Limits, LockSetup, ServiceConfig, UnlockSetup};
 
 /// The service: webhooks in, commands out, the JSON API, over one store.
 pub struct Service<S> {

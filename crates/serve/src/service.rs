@@ -24,6 +24,16 @@ pub struct UnlockSetup {
     pub requester: Requester,
 }
 
+/// How the service locks devices: the client of Apple's device enrollment service (with the
+/// server token) and the default lost-mode message.
+#[derive(Debug)]
+pub struct LockSetup {
+    /// The client.
+    pub client: dep_client::DepClient,
+    /// The message shown on a lost device, when the caller gives none.
+    pub lost_message: Option<String>,
+}
+
 /// Bounds on what one request may take.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -63,6 +73,8 @@ pub struct ServiceConfig {
     pub nanomdm: Option<NanoMdmClient>,
     /// How unlocks are sent (none: `POST .../unlock` is refused).
     pub unlock: Option<UnlockSetup>,
+    /// How devices are locked (none: `POST .../lock` is refused).
+    pub lock: Option<LockSetup>,
     /// When devices are asked for their codes.
     pub ask: AskPolicy,
     /// Request bounds.
@@ -77,6 +89,7 @@ impl ServiceConfig {
             api_keys,
             nanomdm: None,
             unlock: None,
+            lock: None,
             ask: AskPolicy::default(),
             limits: Limits::default(),
         }
@@ -166,6 +179,9 @@ impl<S: CodeStore + 'static> State<S> {
             }
             (&Method::POST, ["v1", "devices", id, "unlock"]) => {
                 api::unlock(self, id, call.body).await
+            }
+            (&Method::POST, ["v1", "devices", id, "lock"]) => {
+                crate::lock::lock(self, id, call.body).await
             }
             (&Method::POST, ["v1", "devices", id, "clear-passcode"]) => {
                 crate::clear_passcode::clear_passcode(self, id).await

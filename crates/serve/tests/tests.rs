@@ -12,4 +12,5 @@
 mod common;
 mod instances;
 mod journey;
+mod lock;
 mod webhooks;

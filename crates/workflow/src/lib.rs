@@ -2,6 +2,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
 pub mod backup;
 pub mod clear_passcode;
 pub mod device_list;

@@ -7,6 +7,8 @@
 //! again**, never a new one: Apple may hold it. A new code is made only for a device without a
 //! pending one.
 
+use alloc::collections::VecDeque;
+
 use bypass_code::{BypassCode, EscrowKey};
 use code_store::{
     Change, CodeStore, DeviceRecord, ServerCodeState, ServerCodeTarget, StoreError, Timestamp, Udid,
@@ -153,11 +155,10 @@ async fn record_of(
 /// time on the client's one session), and Apple's answer is recorded. `reported` sees each
 /// device once its answer is durable.
 ///
-/// Pipelined: the devices are looked up first; then, while one batch of new codes
-/// ([`LOCK_BATCH`]) is
-/// committed and sent and its answers recorded, the next batch's escrow keys are computed (on
-/// every core), so a long list is bound by hashing, not by the commits and round trips. Each
-/// batch's writes are group commits (one transaction per step).
+/// Pipelined: while one batch of new codes ([`LOCK_BATCH`]) has its escrow keys computed (on
+/// every core), the next batch's devices are looked up, and the batch before is committed, sent
+/// and its answers recorded, so a long list is bound by hashing, not by lookups, commits and
+/// round trips. Each batch's writes are group commits (one transaction per step).
 ///
 /// # Errors
 /// [`LockError`] when the store fails (the devices already reported are done).
@@ -169,52 +170,60 @@ pub async fn lock_devices<S: CodeStore>(
     mut reported: impl FnMut(DeviceLock),
 ) -> Result<usize, LockError> {
     let mut done = 0;
-    let mut pending = Vec::new();
-    let mut fresh = Vec::new();
-    for target in targets {
-        match record_of(store, target).await? {
-            Some(record) if record.accepted_server_code.is_some() && !target.beside_accepted => {
-                reported(DeviceLock {
-                    udid: record.udid,
-                    serial: target.serial.clone(),
-                    new_code: false,
-                    result: LockResult::AlreadyLocked,
-                });
-                done += 1;
-            }
-            Some(record) => match pending_code(&record) {
-                Some((code, escrow_key)) => pending.push(Pending {
-                    udid: record.udid,
-                    serial: target.serial.clone(),
-                    code,
-                    escrow_key,
-                    new_code: false,
-                }),
-                None => fresh.push(target.clone()),
-            },
-            None => fresh.push(target.clone()),
-        }
-    }
-    let mut batches = fresh.chunks(LOCK_BATCH);
-    let mut hashing = batches
-        .next()
-        .map(|batch| server_code::start_hashing(batch.to_vec()))
-        .transpose()?;
-    // Codes made before (never answered): sent again while the first new ones are hashed.
-    let mut pending = pending.into_iter();
+    let mut chunks = targets.chunks(LOCK_BATCH);
+    let mut fresh: VecDeque<ServerCodeTarget> = VecDeque::new();
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut hashing: Option<server_code::Hashing> = None;
     loop {
-        let batch: Vec<Pending> = pending.by_ref().take(LOCK_BATCH).collect();
-        if batch.is_empty() {
-            break;
+        // Look devices up a batch at a time until the next batch of new codes is known (while
+        // the current batch hashes), so hashing starts after one batch's lookups, not all.
+        while fresh.len() < LOCK_BATCH {
+            let Some(chunk) = chunks.next() else { break };
+            for target in chunk {
+                match record_of(store, target).await? {
+                    Some(record)
+                        if record.accepted_server_code.is_some() && !target.beside_accepted =>
+                    {
+                        reported(DeviceLock {
+                            udid: record.udid,
+                            serial: target.serial.clone(),
+                            new_code: false,
+                            result: LockResult::AlreadyLocked,
+                        });
+                        done += 1;
+                    }
+                    Some(record) => match pending_code(&record) {
+                        Some((code, escrow_key)) => pending.push(Pending {
+                            udid: record.udid,
+                            serial: target.serial.clone(),
+                            code,
+                            escrow_key,
+                            new_code: false,
+                        }),
+                        None => fresh.push_back(target.clone()),
+                    },
+                    None => fresh.push_back(target.clone()),
+                }
+            }
         }
-        done += send(store, client, batch, lost_message, &mut reported).await?;
-    }
-    while let Some(current) = hashing.take() {
+        if hashing.is_none() && !fresh.is_empty() {
+            hashing = Some(start_next(&mut fresh)?);
+            // The next batch is looked up while this one hashes.
+            continue;
+        }
+        // Codes made before (never answered): sent again while new ones are hashed.
+        while !pending.is_empty() {
+            let batch: Vec<Pending> = pending.drain(..pending.len().min(LOCK_BATCH)).collect();
+            done += send(store, client, batch, lost_message, &mut reported).await?;
+        }
+        let Some(current) = hashing.take() else {
+            // Nothing hashing and nothing new left: every device was looked up.
+            break;
+        };
         let hashed = current.finish().await?;
-        hashing = batches
-            .next()
-            .map(|batch| server_code::start_hashing(batch.to_vec()))
-            .transpose()?;
+        if !fresh.is_empty() {
+            hashing = Some(start_next(&mut fresh)?);
+        }
         let issued = server_code::commit(store, hashed).await?;
         let batch = issued
             .into_iter()
@@ -229,6 +238,12 @@ pub async fn lock_devices<S: CodeStore>(
         done += send(store, client, batch, lost_message, &mut reported).await?;
     }
     Ok(done)
+}
+
+/// Starts hashing the next batch of new codes (at most [`LOCK_BATCH`]).
+fn start_next(fresh: &mut VecDeque<ServerCodeTarget>) -> Result<server_code::Hashing, IssueError> {
+    let batch: Vec<ServerCodeTarget> = fresh.drain(..fresh.len().min(LOCK_BATCH)).collect();
+    server_code::start_hashing(batch)
 }
 
 /// Marks each code sent (durably), sends the escrow keys, records the answers.

@@ -246,14 +246,20 @@ fn targets(args: &LockArgs) -> Result<Vec<ServerCodeTarget>, Error> {
 }
 
 fn config(args: &LockArgs) -> Result<DepConfig, Error> {
+    dep_config(args.dep_url.as_deref(), args.dep_ca_file.as_deref())
+}
+
+/// The service's configuration: dep-client's defaults, the environment's proxy, the URL and CA
+/// given (`alb lock`, `alb serve`).
+pub(super) fn dep_config(url: Option<&str>, ca_file: Option<&Path>) -> Result<DepConfig, Error> {
     let mut config = DepConfig {
         proxy: alb_proxy::ProxyConfig::from_env()?,
         ..DepConfig::default()
     };
-    if let Some(url) = &args.dep_url {
+    if let Some(url) = url {
         config.base_url = dep_client::BaseUrl::parse(url)?;
     }
-    if let Some(ca) = &args.dep_ca_file {
+    if let Some(ca) = ca_file {
         config.roots = dep_client::TrustRoots::from_pem_file(ca)?;
     }
     config.validate()?;

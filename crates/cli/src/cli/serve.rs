@@ -4,7 +4,7 @@ use core::{net::SocketAddr, time::Duration};
 use std::{io::Write as _, path::PathBuf, process::ExitCode};
 
 use alb_cli::{Error, load_identity};
-use alb_serve::{ApiKeys, AskPolicy, Limits, Service, ServiceConfig, UnlockSetup};
+use alb_serve::{ApiKeys, AskPolicy, Limits, LockSetup, Service, ServiceConfig, UnlockSetup};
 use alb_workflow::unlock::Requester;
 use clap::{Args, ValueEnum};
 use escrow_client::{EscrowClient, EscrowConfig, TrustRoots};
@@ -80,6 +80,15 @@ pub struct ServeArgs {
     /// Trust only the CA certificates in this PEM file for the unlock endpoint.
     #[arg(long, value_name = "FILE", env = "ALB_CA_FILE")]
     pub ca_file: Option<PathBuf>,
+    /// The base URL of Apple's device enrollment service, for `POST .../lock` (default: Apple's).
+    #[arg(long, value_name = "URL", env = "ALB_DEP_URL")]
+    pub dep_url: Option<String>,
+    /// Trust only the CA certificates in this PEM file for the device enrollment service.
+    #[arg(long, value_name = "FILE", env = "ALB_DEP_CA_FILE")]
+    pub dep_ca_file: Option<PathBuf>,
+    /// The message a lost device shows, when a lock request gives none.
+    #[arg(long, value_name = "TEXT")]
+    pub lost_message: Option<String>,
     /// How often due asks are looked for, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     pub ask_interval: f64,
@@ -198,10 +207,12 @@ pub fn run(args: &ServeArgs, store: &StoreArgs) -> Result<ExitCode, Error> {
         _ => None,
     };
     let request_timeout = seconds("--request-timeout", args.request_timeout)?;
-    let config = ServiceConfig {
+    let dep = super::dep::dep_config(args.dep_url.as_deref(), args.dep_ca_file.as_deref())?;
+    let mut config = ServiceConfig {
         api_keys,
         nanomdm: nanomdm(args)?,
         unlock: unlock_setup(args)?,
+        lock: None,
         ask: AskPolicy {
             interval: seconds("--ask-interval", args.ask_interval)?,
             backoff: seconds("--ask-backoff", args.ask_backoff)?,
@@ -219,6 +230,19 @@ pub fn run(args: &ServeArgs, store: &StoreArgs) -> Result<ExitCode, Error> {
     let runtime = super::store::runtime()?;
     runtime.block_on(async {
         let store = store.connect().await?;
+        // Locks need the server token `alb dep token` keeps in the store.
+        match alb_workflow::lock::stored_token(&store).await {
+            Ok(token) => {
+                config.lock = Some(LockSetup {
+                    client: dep_client::DepClient::new(dep, token)?,
+                    lost_message: args.lost_message.clone(),
+                });
+            }
+            Err(alb_workflow::lock::LockError::NoToken) => {
+                alb_cli::diagnostic("no server token in the store: POST .../lock is refused (alb dep token FILE.p7m)");
+            }
+            Err(error) => return Err(error.into()),
+        }
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let mut out = std::io::stdout().lock();
