@@ -1,6 +1,6 @@
 //! [`MemoryStore`]: the in-memory backend (tests, embedding, dry runs).
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::{
@@ -23,8 +23,60 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct State {
     devices: BTreeMap<String, SealedRecord>,
+    /// The UDIDs of the rows with each serial number (as a database's index on the column).
+    by_serial: BTreeMap<String, BTreeSet<String>>,
     history: Vec<SealedEvent>,
     secrets: BTreeMap<String, Vec<u8>>,
+}
+
+impl State {
+    /// Puts `row` in place of the row with its UDID, keeping the serial-number index.
+    fn insert(&mut self, row: SealedRecord) -> Option<SealedRecord> {
+        if let Some(serial) = &row.serial_number {
+            self.by_serial
+                .entry(serial.clone())
+                .or_default()
+                .insert(row.udid.clone());
+        }
+        let udid = row.udid.clone();
+        let before = self.devices.insert(udid.clone(), row);
+        self.unindex(&udid, before.as_ref());
+        before
+    }
+
+    /// Removes the row of `udid`, keeping the serial-number index.
+    fn remove(&mut self, udid: &str) -> Option<SealedRecord> {
+        let before = self.devices.remove(udid);
+        self.unindex(udid, before.as_ref());
+        before
+    }
+
+    /// Drops `udid` from the index entry of `before`'s serial number, unless the row now in
+    /// place still has that serial number.
+    fn unindex(&mut self, udid: &str, before: Option<&SealedRecord>) {
+        let Some(old) = before.and_then(|b| b.serial_number.as_ref()) else {
+            return;
+        };
+        let current = self.devices.get(udid).and_then(|r| r.serial_number.as_ref());
+        if current == Some(old) {
+            return;
+        }
+        if let Some(set) = self.by_serial.get_mut(old) {
+            set.remove(udid);
+            if set.is_empty() {
+                self.by_serial.remove(old);
+            }
+        }
+    }
+
+    /// The rows with this serial number.
+    fn with_serial(&self, serial: &str) -> impl Iterator<Item = &SealedRecord> {
+        self.by_serial
+            .get(serial)
+            .into_iter()
+            .flatten()
+            .filter_map(|udid| self.devices.get(udid))
+    }
 }
 
 impl MemoryStore {
@@ -86,15 +138,14 @@ impl Backend for MemoryStore {
                 peers: match &scope.serial {
                     Some(serial) => {
                         let placeholder = crate::device::placeholder_key(serial);
-                        state
-                            .devices
-                            .values()
+                        let peers: BTreeMap<&str, &SealedRecord> = state
+                            .with_serial(serial)
+                            .chain(state.devices.get(&placeholder))
                             .filter(|r| Some(r.udid.as_str()) != target_key)
-                            .filter(|r| {
-                                r.udid == placeholder || r.serial_number.as_deref() == Some(serial)
-                            })
-                            .cloned()
-                            .collect()
+                            .map(|r| (r.udid.as_str(), r))
+                            .collect();
+                        // In UDID order, as the databases return them.
+                        peers.into_values().cloned().collect()
                     }
                     None => Vec::new(),
                 },
@@ -104,8 +155,8 @@ impl Backend for MemoryStore {
                 Err(error) => {
                     for (udid, before) in undo.into_iter().rev() {
                         match before {
-                            Some(row) => state.devices.insert(udid, row),
-                            None => state.devices.remove(&udid),
+                            Some(row) => state.insert(row),
+                            None => state.remove(&udid),
                         };
                     }
                     state.history.truncate(history_before);
@@ -114,11 +165,11 @@ impl Backend for MemoryStore {
             };
             for row in transition.upserts {
                 let udid = row.udid.clone();
-                let before = state.devices.insert(udid.clone(), row);
+                let before = state.insert(row);
                 undo.push((udid, before));
             }
             for udid in &transition.deletes {
-                let before = state.devices.remove(udid);
+                let before = state.remove(udid);
                 undo.push((udid.clone(), before));
             }
             for mut event in transition.events {
@@ -136,6 +187,9 @@ impl Backend for MemoryStore {
 
     async fn select(&self, filter: Filter) -> Result<Vec<SealedRecord>, StoreError> {
         let state = self.lock();
+        if let Filter::Serial(serial) = &filter {
+            return Ok(state.with_serial(serial).cloned().collect());
+        }
         Ok(state
             .devices
             .values()
