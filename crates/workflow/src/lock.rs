@@ -27,7 +27,7 @@ pub const IN_FLIGHT: usize = 16;
 
 /// Devices per lock batch: one group commit per step (codes, sent, answers) for this many, so
 /// the commits' syncs are paid per batch, not per device, while the next batch is hashed.
-pub const LOCK_BATCH: usize = 128;
+pub const LOCK_BATCH: usize = 64;
 
 /// Why a lock could not go on at all (a refusal for one device is a [`LockResult`]).
 #[derive(Debug, thiserror::Error)]
