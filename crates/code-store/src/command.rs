@@ -45,7 +45,8 @@ impl CommandKind {
 pub enum AnswerStatus {
     /// `Acknowledged` (for a bypass-code request: with a code).
     Acknowledged,
-    /// `Acknowledged` to a bypass-code request, but without a code: the device has none.
+    /// `Acknowledged` to a bypass-code request, but without a code: the device has none. (Given
+    /// for another command, it is taken as [`Self::Acknowledged`].)
     NoCode,
     /// `NotNow`: the device is busy; the MDM server keeps the command queued and sends it again.
     NotNow,
@@ -371,6 +372,13 @@ impl crate::DeviceRecord {
         let Some(command) = self.commands.find_mut(&uuid) else {
             outcome.ignored.push(crate::Ignored::UnknownCommand);
             return;
+        };
+        // "No code" is an answer to the bypass-code request only.
+        let status = match status {
+            AnswerStatus::NoCode if command.kind != CommandKind::BypassCode => {
+                AnswerStatus::Acknowledged
+            }
+            other => other,
         };
         if command.answer.as_ref().is_some_and(|(s, _)| *s == status) {
             outcome.ignored.push(crate::Ignored::SameAnswer);

@@ -57,7 +57,10 @@ impl State {
         let Some(old) = before.and_then(|b| b.serial_number.as_ref()) else {
             return;
         };
-        let current = self.devices.get(udid).and_then(|r| r.serial_number.as_ref());
+        let current = self
+            .devices
+            .get(udid)
+            .and_then(|r| r.serial_number.as_ref());
         if current == Some(old) {
             return;
         }

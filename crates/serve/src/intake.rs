@@ -91,9 +91,11 @@ pub(crate) async fn read(
             };
             let mut changes = report.changes;
             if let Some(uuid) = ack.command_uuid.as_deref().filter(|u| !u.is_empty()) {
-                let no_code = changes
+                // Without a code in the answer: "no code" for the bypass-code request (the store
+                // knows which command this is; for any other it is a plain acknowledgement).
+                let no_code = !changes
                     .iter()
-                    .any(|c| matches!(c, Change::DeviceCode(None)));
+                    .any(|c| matches!(c, Change::DeviceCode(Some(_))));
                 let status = answer_status(&ack.status, no_code);
                 let retry_at = retry_at(store, &udid, uuid, &status, policy, now).await?;
                 changes.push(Change::CommandAnswered {

@@ -9,8 +9,10 @@
     clippy::std_instead_of_alloc
 )]
 
+mod asks;
 mod common;
 mod instances;
 mod journey;
 mod lock;
+mod tls;
 mod webhooks;
