@@ -66,9 +66,8 @@ fn event(n: usize) -> (String, String, Vec<u8>) {
     (udid, code, body)
 }
 
-#[test]
-fn sigterm_under_load_keeps_every_acknowledged_event() {
-    let operator = Operator::new();
+/// Starts `alb serve` on a free port; returns the process and its address.
+fn serve(operator: &Operator) -> (std::process::Child, String) {
     let keys = operator.save("api-keys", format!("{KEY}\n").as_bytes());
     let mut child = Command::new(env!("CARGO_BIN_EXE_alb"))
         .args(operator.store_args())
@@ -88,7 +87,74 @@ fn sigterm_under_load_keeps_every_acknowledged_event() {
         .strip_prefix("listening on http://")
         .unwrap_or_else(|| panic!("{line:?}"))
         .to_owned();
+    (child, addr)
+}
 
+fn stop(mut child: std::process::Child) {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "exit {status:?}: {stderr}");
+}
+
+fn checkin(topic: &str, udid: &str, payload: &[u8], tally: Option<u64>) -> Vec<u8> {
+    let mut event = serde_json::json!({
+        "topic": topic,
+        "created_at": "2026-12-02T05:00:00Z",
+        "checkin_event": {
+            "udid": udid,
+            "raw_payload": base64::engine::general_purpose::STANDARD.encode(payload),
+        },
+    });
+    if let Some(tally) = tally {
+        event["checkin_event"]["token_update_tally"] = tally.into();
+    }
+    serde_json::to_vec(&event).unwrap()
+}
+
+#[test]
+fn missing_shows_who_is_to_be_asked() {
+    let operator = Operator::new();
+    let (child, addr) = serve(&operator);
+    let device = alb_testbed::SimulatedDevice::new(9);
+    let authenticate = checkin(
+        "mdm.Authenticate",
+        &device.udid,
+        &device.authenticate(),
+        None,
+    );
+    let token_update = checkin(
+        "mdm.TokenUpdate",
+        &device.udid,
+        &device.token_update(),
+        Some(1),
+    );
+    assert_eq!(post(&addr, &authenticate), Some(200));
+    assert_eq!(post(&addr, &token_update), Some(200));
+    stop(child);
+    let missing = operator.ok(&["missing"]);
+    assert!(
+        missing.contains(&device.udid) && missing.contains("to be asked"),
+        "{missing}"
+    );
+    let json = operator.ok(&["missing", "--json"]);
+    assert!(json.contains("\"asked\":\"to be asked"), "{json}");
+}
+
+#[test]
+fn sigterm_under_load_keeps_every_acknowledged_event() {
+    let operator = Operator::new();
+    let (child, addr) = serve(&operator);
     let acknowledged = Arc::new(Mutex::new(HashMap::new()));
     let stopping = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..8)
@@ -115,20 +181,7 @@ fn sigterm_under_load_keeps_every_acknowledged_event() {
         std::thread::sleep(Duration::from_millis(20));
     }
     stopping.store(true, Ordering::SeqCst);
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(status.success(), "exit {status:?}: {stderr}");
+    stop(child);
     for worker in workers {
         worker.join().unwrap();
     }

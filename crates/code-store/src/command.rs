@@ -125,6 +125,28 @@ impl CodeAsk {
     }
 }
 
+/// In words: when the device was last asked, which try, and what it answered (`alb missing`).
+impl core::fmt::Display for CodeAsk {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let Some(first) = self.commands.first() else {
+            return match self.due_at {
+                Some(at) => write!(f, "to be asked (from {at})"),
+                None => f.write_str("not asked"),
+            };
+        };
+        write!(f, "asked {} (try {})", first.recorded_at, self.tries)?;
+        match self.code_answer() {
+            Some((status, at)) => write!(f, ": answered {} at {at}", status.as_str())?,
+            None if first.queued => f.write_str(": no answer yet")?,
+            None => f.write_str(": not queued yet")?,
+        }
+        if let Some(at) = self.due_at {
+            write!(f, "; next try from {at}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Everything the store knows about the commands sent to one device.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commands {

@@ -426,6 +426,9 @@ struct MissingJson<'a> {
     deadline: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     days_left: Option<i64>,
+    /// When the service last asked the device for its codes, and what it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    asked: Option<String>,
 }
 
 async fn missing(store: &AnyStore, out: &mut impl Write, json: bool) -> Result<ExitCode, Error> {
@@ -438,6 +441,7 @@ async fn missing(store: &AnyStore, out: &mut impl Write, json: bool) -> Result<E
                 enrolled_at: m.record.enrolled_at.map(|t| t.to_string()),
                 deadline: m.deadline.map(|t| t.to_string()),
                 days_left: m.days_left,
+                asked: m.record.commands.ask.as_ref().map(ToString::to_string),
             };
             write_json_line(out, &line)?;
         } else {
@@ -446,11 +450,19 @@ async fn missing(store: &AnyStore, out: &mut impl Write, json: bool) -> Result<E
                 (Some(d), Some(_)) => format!("window closed {d}"),
                 _ => "enrolment time unknown".to_owned(),
             };
+            let asked = m
+                .record
+                .commands
+                .ask
+                .as_ref()
+                .map_or_else(|| "never asked".to_owned(), ToString::to_string);
             writeln!(
                 out,
-                "{}  {}  {when}",
+                "{}  {}  {when}  {}",
                 m.record.udid,
-                Escaped(serial.unwrap_or("-"))
+                Escaped(serial.unwrap_or("-")),
+                // An answer's status is the device's text.
+                Escaped(&asked)
             )?;
         }
     }
