@@ -5,6 +5,7 @@
 extern crate alloc;
 
 mod any;
+mod change;
 mod command;
 #[cfg(feature = "postgres")]
 mod credentials;
@@ -38,6 +39,7 @@ mod token;
 mod transition;
 
 pub use any::{AnyStore, StoreLocation, open};
+pub use change::Change;
 pub use command::{AnswerStatus, CodeAsk, CommandEvent, CommandKind, Commands, SentCommand};
 pub use device::{DeviceIdentity, MAX_FIELD_LEN, MAX_UDID_LEN, Udid, check_field, check_serial};
 pub use error::StoreError;
@@ -48,8 +50,8 @@ pub use mode::{Sealing, StoreMode};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 pub use record::{
-    AttemptOutcome, Change, CodeKind, DEVICE_CODE_WINDOW_DAYS, DeviceCode, DeviceRecord,
-    StoredUnlockToken, UnlockAttempt,
+    AttemptOutcome, CodeKind, DEVICE_CODE_WINDOW_DAYS, DeviceCode, DeviceRecord, StoredUnlockToken,
+    UnlockAttempt,
 };
 pub use redact::redact_url;
 pub use row::HistoryEntry;

@@ -6,9 +6,8 @@ use core::future::Future;
 use bypass_code::{BypassCode, EscrowKey};
 
 use crate::{
-    DeviceRecord, Outcome, StoreError, Timestamp, Udid,
+    Change, DeviceRecord, Outcome, StoreError, Timestamp, Udid,
     mode::Sealing,
-    record::Change,
     row::{self, HistoryEntry},
     table::{SealedEvent, SealedRecord},
     transition,
