@@ -14,6 +14,8 @@ use hyper::{
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use alb_proxy::SecretBody;
+
 use crate::{
     config::{ConfigError, DepConfig},
     error::DepError,
@@ -23,7 +25,7 @@ use crate::{
     secret::Secret,
     session::{Current, Session, SessionStats},
     token::ServerToken,
-    transport::{Answer, SecretBody, Transport, build_request},
+    transport::{Answer, Transport, build_request},
 };
 
 /// The session header, in requests and (rotated) in responses.

@@ -2,26 +2,19 @@
 //! request body wiped when dropped, a bounded response body, one time limit.
 
 use alloc::sync::Arc;
-use core::error::Error as StdError;
-use core::{
-    convert::Infallible,
-    fmt,
-    pin::Pin,
-    task::{Context, Poll},
-};
+use core::{error::Error as StdError, fmt};
 
-use alb_proxy::ProxyConnector;
+use alb_proxy::{ProxyConnector, SecretBody};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use hyper::{
     HeaderMap, Request, Uri,
-    body::{Body, Buf, Bytes, Frame, SizeHint},
+    body::{Body, Bytes},
 };
 use hyper_rustls::HttpsConnector;
 use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
-use zeroize::Zeroizing;
 
 use crate::{
     config::{ConfigError, DepConfig},
@@ -182,76 +175,4 @@ fn involves_tls(error: &(dyn StdError + 'static), depth: u8) -> bool {
     error
         .source()
         .is_some_and(|source| involves_tls(source, depth + 1))
-}
-
-/// A request body whose bytes are wiped when dropped (it may carry an escrow key).
-pub(crate) struct SecretBody {
-    chunk: Option<SecretChunk>,
-}
-
-impl SecretBody {
-    /// No body (`GET`).
-    pub(crate) const fn empty() -> Self {
-        Self { chunk: None }
-    }
-
-    /// These bytes.
-    pub(crate) fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
-        Self {
-            chunk: Some(SecretChunk { bytes, position: 0 }),
-        }
-    }
-}
-
-impl fmt::Debug for SecretBody {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretBody([redacted])")
-    }
-}
-
-impl Body for SecretBody {
-    type Data = SecretChunk;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Poll::Ready(self.chunk.take().map(|chunk| Ok(Frame::data(chunk))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.chunk.is_none()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        let len = self.chunk.as_ref().map_or(0, Buf::remaining);
-        SizeHint::with_exact(u64::try_from(len).unwrap_or(u64::MAX))
-    }
-}
-
-/// The bytes of a [`SecretBody`], wiped when dropped.
-pub(crate) struct SecretChunk {
-    bytes: Zeroizing<Vec<u8>>,
-    position: usize,
-}
-
-impl fmt::Debug for SecretChunk {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretChunk([redacted])")
-    }
-}
-
-impl Buf for SecretChunk {
-    fn remaining(&self) -> usize {
-        self.bytes.len().saturating_sub(self.position)
-    }
-
-    fn chunk(&self) -> &[u8] {
-        self.bytes.get(self.position..).unwrap_or_default()
-    }
-
-    fn advance(&mut self, count: usize) {
-        self.position = self.position.saturating_add(count).min(self.bytes.len());
-    }
 }

@@ -18,8 +18,9 @@ use hyper_util::{
 use rustls::{ConfigBuilder, client::WantsClientCert};
 use tokio::time::Instant;
 
+use alb_proxy::SecretBody;
+
 use crate::{
-    body::SecretBody,
     config::{ConfigError, EscrowConfig},
     excerpt::BodyExcerpt,
     identity::Identity,

@@ -4,7 +4,6 @@
 
 extern crate alloc;
 
-mod body;
 mod client;
 mod config;
 mod excerpt;

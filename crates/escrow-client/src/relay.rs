@@ -11,7 +11,9 @@ use hyper::{
 };
 use zeroize::Zeroizing;
 
-use crate::{ConfigError, UnlockRequest, body::SecretBody, request::push_pair};
+use alb_proxy::SecretBody;
+
+use crate::{ConfigError, UnlockRequest, request::push_pair};
 
 /// The path of NanoMDM's escrow-key unlock API, under its base URL.
 pub const NANOMDM_UNLOCK_PATH: &str = "/v1/escrowkeyunlock";

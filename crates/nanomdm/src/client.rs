@@ -3,12 +3,11 @@
 use alloc::sync::Arc;
 use core::{error::Error as StdError, fmt, time::Duration};
 
-use alb_proxy::ProxyConnector;
+use alb_proxy::{ProxyConnector, SecretBody};
 use base64::Engine as _;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::BodyExt as _;
 use hyper::{
     Method, Request, StatusCode,
-    body::Bytes,
     header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT},
 };
 use hyper_rustls::HttpsConnector;
@@ -46,7 +45,7 @@ const ID_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
 /// accepted (NanoMDM serves plain HTTP, usually behind a TLS proxy).
 #[derive(Clone)]
 pub struct NanoMdmClient {
-    http: Client<HttpsConnector<ProxyConnector>, Full<Bytes>>,
+    http: Client<HttpsConnector<ProxyConnector>, SecretBody>,
     base: Arc<str>,
     api_key: Arc<ApiKey>,
     timeout: Duration,
@@ -117,7 +116,8 @@ impl NanoMdmClient {
     ) -> Result<EnqueueReply, NanoMdmError> {
         let query = if push { "" } else { "?nopush=1" };
         let uri = self.uri("enqueue", ids, query)?;
-        let body = Bytes::copy_from_slice(command_plist);
+        // The command may carry a secret (`ClearPasscode`'s unlock token): its copy is wiped.
+        let body = SecretBody::new(Zeroizing::new(command_plist.to_vec()));
         self.call(Method::PUT, uri, body).await
     }
 
@@ -127,7 +127,7 @@ impl NanoMdmClient {
     /// As [`enqueue`](Self::enqueue).
     pub async fn push(&self, ids: &[&str]) -> Result<PushReply, NanoMdmError> {
         let uri = self.uri("push", ids, "")?;
-        self.call(Method::GET, uri, Bytes::new()).await
+        self.call(Method::GET, uri, SecretBody::empty()).await
     }
 
     /// `{base}/v1/{endpoint}/{ids, percent-encoded, comma-separated}{query}`.
@@ -164,21 +164,19 @@ impl NanoMdmClient {
         &self,
         method: Method,
         uri: String,
-        body: Bytes,
+        body: SecretBody,
     ) -> Result<EnqueueReply, NanoMdmError> {
         let mut request = Request::builder()
             .method(method)
             .uri(uri)
             .header(USER_AGENT, HeaderValue::from_static(AGENT))
             .header(AUTHORIZATION, self.authorization()?);
-        if !body.is_empty() {
+        if !hyper::body::Body::is_end_stream(&body) {
             request = request.header(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
         }
-        let request = request
-            .body(Full::new(body))
-            .map_err(|error| NanoMdmError::Request {
-                reason: error.to_string(),
-            })?;
+        let request = request.body(body).map_err(|error| NanoMdmError::Request {
+            reason: error.to_string(),
+        })?;
         let limit = self.timeout;
         let (status, body, truncated) = tokio::time::timeout(limit, self.exchange(request))
             .await
@@ -191,7 +189,7 @@ impl NanoMdmClient {
     /// followed).
     async fn exchange(
         &self,
-        request: Request<Full<Bytes>>,
+        request: Request<SecretBody>,
     ) -> Result<(u16, Vec<u8>, bool), NanoMdmError> {
         let response = self
             .http

@@ -6,6 +6,8 @@ extern crate alloc;
 
 mod config;
 mod connector;
+mod secret_body;
 
 pub use config::{ProxyConfig, ProxyError};
 pub use connector::{ConnectError, ProxyConnector};
+pub use secret_body::{SecretBody, SecretChunk};

@@ -1,4 +1,5 @@
-//! [`SecretBody`]: a request body that wipes its bytes (it carries the bypass code).
+//! [`SecretBody`]: a request body that wipes its bytes when dropped, shared by every client of
+//! the workspace (their requests go through [`ProxyConnector`](crate::ProxyConnector) too).
 
 use core::{
     convert::Infallible,
@@ -10,13 +11,22 @@ use core::{
 use hyper::body::{Body, Buf, Frame, SizeHint};
 use zeroize::Zeroizing;
 
-/// A request body whose bytes are wiped when dropped (it carries the bypass code).
-pub(crate) struct SecretBody {
+/// A request body whose bytes are wiped when dropped: for requests that carry a secret (a
+/// bypass code, an escrow key, an unlock token), so no unwiped copy is left in the heap.
+pub struct SecretBody {
     chunk: Option<SecretChunk>,
 }
 
 impl SecretBody {
-    pub(crate) fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
+    /// No body (`GET`).
+    #[must_use]
+    pub const fn empty() -> Self {
+        Self { chunk: None }
+    }
+
+    /// These bytes (taken by value, so no copy is left behind).
+    #[must_use]
+    pub fn new(bytes: Zeroizing<Vec<u8>>) -> Self {
         Self {
             chunk: Some(SecretChunk { bytes, position: 0 }),
         }
@@ -51,7 +61,7 @@ impl Body for SecretBody {
 }
 
 /// The bytes of a [`SecretBody`], wiped when dropped.
-pub(crate) struct SecretChunk {
+pub struct SecretChunk {
     bytes: Zeroizing<Vec<u8>>,
     position: usize,
 }
@@ -64,14 +74,14 @@ impl fmt::Debug for SecretChunk {
 
 impl Buf for SecretChunk {
     fn remaining(&self) -> usize {
-        self.bytes.len() - self.position
+        self.bytes.len().saturating_sub(self.position)
     }
 
     fn chunk(&self) -> &[u8] {
-        &self.bytes[self.position..]
+        self.bytes.get(self.position..).unwrap_or_default()
     }
 
     fn advance(&mut self, count: usize) {
-        self.position = (self.position + count).min(self.bytes.len());
+        self.position = self.position.saturating_add(count).min(self.bytes.len());
     }
 }
