@@ -8,7 +8,7 @@ use alloc::sync::Arc;
 use core::time::Duration;
 
 use alb_nanomdm::NanoMdmClient;
-use code_store::{Change, CodeStore, CommandKind, Timestamp, Udid};
+use code_store::{Change, CodeStore, CommandEvent, CommandKind, Event, Timestamp, Udid};
 use mdm_protocol::{Command, CommandRequest, DeviceInformation};
 
 use crate::Metrics;
@@ -118,18 +118,20 @@ async fn ask_one<S: CodeStore>(
             .collect(),
         retry_at: policy.lease_until(now),
     };
-    match store.apply(udid, recorded, now).await {
-        Ok(outcome) if outcome.changed() => {}
-        // Another instance claimed it, or it is no longer due.
-        Ok(_) => return false,
+    // The claim says which try this is; no claim (another instance has it, or it is no longer
+    // due): nothing to send.
+    let tries = match store.apply(udid, recorded, now).await {
+        Ok(outcome) => match outcome.events.iter().find_map(|e| match e {
+            Event::Command(CommandEvent::Recorded { try_number, .. }) => Some(*try_number),
+            _ => None,
+        }) {
+            Some(tries) => tries,
+            None => return false,
+        },
         Err(error) => {
             tracing::warn!(%udid, %error, "cannot claim the ask");
             return false;
         }
-    }
-    let tries = match store.record(udid).await {
-        Ok(Some(r)) => r.commands.ask.map_or(1, |a| a.tries),
-        _ => 1,
     };
     let uuids: Vec<String> = commands.iter().map(|(_, u, _)| u.clone()).collect();
     let mut failure = None;

@@ -101,8 +101,13 @@ impl<S: CodeStore + 'static> Service<S> {
         // Every request has ended: the last handle to the committer goes, it commits what is
         // waiting and stops.
         let _ = stop.send(true);
+        let drain = state.config.limits.drain_timeout;
         drop(state);
-        let _ = committing.await;
+        // A connection still stuck after the drain holds a handle: the wait is bounded too, so a
+        // stopped service always exits (what such a request was waiting for was never answered).
+        if tokio::time::timeout(drain, committing).await.is_err() {
+            tracing::warn!("the last group commit did not end within the drain timeout");
+        }
         if let Some(asking) = asking {
             let _ = asking.await;
         }

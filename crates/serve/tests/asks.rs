@@ -9,7 +9,7 @@ use alb_serve::{AskPolicy, ServiceConfig};
 use alb_testbed::{CodeReporting, Fleet, NanoMdm, SimulatedDevice};
 use code_store::{AnswerStatus, CodeStore, MemoryStore, Protection, Udid};
 
-use crate::common::{Running, WRITER, bearer, call, connect_event, keys};
+use crate::common::{Running, WRITER, bearer, call, connect_event, eventually, keys};
 
 const NANOMDM_KEY: &str = "nanomdm-api-key-0123456789";
 
@@ -42,19 +42,7 @@ async fn errors_are_asked_again_with_backoff_and_no_code_is_said() {
         .set_webhook(&format!("http://nanomdm:{WRITER}@{host}/webhook"))
         .unwrap();
     nanomdm.enroll(&udid).await.unwrap();
-    let wait_for = |n: usize| {
-        let nanomdm = &nanomdm;
-        async move {
-            for _ in 0..100 {
-                if nanomdm.enqueued().len() >= n {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            panic!("{} commands queued, expected {n}", nanomdm.enqueued().len());
-        }
-    };
-    wait_for(2).await;
+    eventually("the first try", || nanomdm.enqueued().len() >= 2).await;
     // The device answers the bypass-code request with an Error.
     let first = nanomdm.enqueued()[0].clone();
     assert_eq!(first.request_type, "ActivationLockBypassCode");
@@ -87,7 +75,7 @@ async fn errors_are_asked_again_with_backoff_and_no_code_is_said() {
     // Not before the backoff; then a second try (the last the policy allows).
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(nanomdm.enqueued().len(), 2, "not before the backoff");
-    wait_for(4).await;
+    eventually("the second try", || nanomdm.enqueued().len() >= 4).await;
     // The device answers without a code: "no code", and it is not asked again.
     let delivery = nanomdm.deliver().await.unwrap();
     assert!(delivery.delivered.iter().all(|d| d.webhook_status == 200));

@@ -228,3 +228,14 @@ async fn futures_join_all(
     }
     statuses
 }
+
+/// Waits until `check` holds (the asker runs in the background).
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(core::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}

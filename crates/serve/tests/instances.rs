@@ -9,7 +9,7 @@ use alb_serve::{AskPolicy, ServiceConfig};
 use alb_testbed::{Fleet, NanoMdm, SimulatedDevice};
 use code_store::{CodeStore, PostgresStore, Protection, Udid};
 
-use crate::common::{Running, WRITER, keys};
+use crate::common::{Running, WRITER, eventually, keys};
 
 const NANOMDM_KEY: &str = "nanomdm-api-key-0123456789";
 
@@ -68,12 +68,7 @@ async fn two_instances_lose_nothing_and_queue_each_command_once() {
     for (udid, _) in &devices {
         assert_eq!(nanomdm.enroll(udid).await.unwrap(), vec![200, 200]);
     }
-    for _ in 0..200 {
-        if nanomdm.enqueued().len() >= 2 * devices.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("the asks", || nanomdm.enqueued().len() >= 2 * devices.len()).await;
     // Both askers keep looking for a while: nothing more may be queued.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let enqueued = nanomdm.enqueued();

@@ -12,7 +12,7 @@ use alb_workflow::unlock::Requester;
 use code_store::{AnswerStatus, CodeStore, Protection, Udid};
 use escrow_client::{EscrowClient, EscrowConfig, Identity, NanoMdmRelay, TrustRoots};
 
-use crate::common::{REVEALER, Running, WRITER, bearer, call, keys};
+use crate::common::{REVEALER, Running, WRITER, bearer, call, eventually, keys};
 
 const NANOMDM_KEY: &str = "nanomdm-api-key-0123456789";
 
@@ -37,17 +37,6 @@ fn policy() -> AskPolicy {
         backoff: Duration::from_secs(1),
         ..AskPolicy::default()
     }
-}
-
-/// Waits until `check` holds (the asker runs in the background).
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
