@@ -7,6 +7,8 @@
 use alloc::collections::BTreeMap;
 use core::fmt;
 
+use zeroize::Zeroizing;
+
 mod error;
 mod parse;
 
@@ -172,8 +174,9 @@ pub struct CheckinEvent {
     pub enrollment_id: Option<String>,
     /// The query parameters of the device's check-in URL.
     pub url_params: BTreeMap<String, String>,
-    /// The check-in property list exactly as the device sent it.
-    pub raw_payload: Vec<u8>,
+    /// The check-in property list exactly as the device sent it (wiped when dropped: a
+    /// `TokenUpdate` carries the unlock token).
+    pub raw_payload: Zeroizing<Vec<u8>>,
     /// How many `TokenUpdate`s this enrolment has sent (1 for the enrolment's first), when the
     /// server reports it (`mdm.TokenUpdate` only, newer NanoMDM).
     pub token_update_tally: Option<u64>,
@@ -206,8 +209,9 @@ pub struct AcknowledgeEvent {
     pub command_uuid: Option<String>,
     /// The query parameters of the device's URL.
     pub url_params: BTreeMap<String, String>,
-    /// The device's full report property list (empty only for an `Idle` without one).
-    pub raw_payload: Vec<u8>,
+    /// The device's full report property list (empty only for an `Idle` without one; wiped
+    /// when dropped: it may carry a bypass code).
+    pub raw_payload: Zeroizing<Vec<u8>>,
 }
 
 impl fmt::Debug for AcknowledgeEvent {

@@ -157,7 +157,7 @@ fn command_reports_parse() {
         assert_eq!(ack.status.as_str(), wire);
         assert_eq!(AckStatus::from_wire(wire), status);
         assert_eq!(ack.command_uuid.as_deref(), Some("c-1"));
-        assert_eq!(ack.raw_payload, report.as_bytes());
+        assert_eq!(ack.raw_payload.as_slice(), report.as_bytes());
         assert_eq!(ack.url_params.len(), 1);
         // Debug shows the length, never the code.
         let debug = format!("{event:?}");

@@ -5,6 +5,7 @@ use alloc::collections::BTreeMap;
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use crate::text::shown;
 
@@ -108,7 +109,7 @@ fn acknowledge(
     let idle = status == AckStatus::Idle;
     let field = "acknowledge_event.raw_payload";
     let raw_payload = match optional_string(object, "raw_payload", field)? {
-        None if idle => Vec::new(),
+        None if idle => Zeroizing::new(Vec::new()),
         None => return Err(missing(field, topic)),
         Some(text) => decode(&text, field, topic, idle, limits)?,
     };
@@ -178,10 +179,10 @@ fn decode(
     topic: &Topic,
     empty_allowed: bool,
     limits: &WebhookLimits,
-) -> Result<Vec<u8>, WebhookError> {
+) -> Result<Zeroizing<Vec<u8>>, WebhookError> {
     if text.is_empty() {
         return if empty_allowed {
-            Ok(Vec::new())
+            Ok(Zeroizing::new(Vec::new()))
         } else {
             Err(WebhookError::EmptyPayload {
                 field,
@@ -198,12 +199,16 @@ fn decode(
             limit: limits.max_payload,
         });
     }
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
+    // Decoded into one wiped buffer of the final size (no reallocation leaves a copy behind).
+    let mut decoded = Zeroizing::new(vec![0; size.saturating_add(3)]);
+    let written = base64::engine::general_purpose::STANDARD
+        .decode_slice(text, &mut decoded[..])
         .map_err(|error| WebhookError::BadBase64 {
             field,
             reason: error.to_string(),
-        })
+        })?;
+    decoded.truncate(written);
+    Ok(decoded)
 }
 
 /// `created_at`: absent, `null` or Go's zero time is `None`; otherwise RFC 3339.
