@@ -39,13 +39,18 @@ impl Default for AskPolicy {
 
 impl AskPolicy {
     /// When the try after `tries` tries may be queued.
+    ///
+    /// Timestamps have one-second resolution and `now` is rounded down, so the real instant may
+    /// be up to a second later than `now`: one second more keeps the wait never shorter than the
+    /// backoff.
     #[must_use]
     pub fn next_try(&self, now: Timestamp, tries: u32) -> Timestamp {
         let factor = 1u64 << tries.saturating_sub(1).min(16);
         let wait = self.backoff.as_secs().saturating_mul(factor).clamp(1, 3600);
         Timestamp::from_unix(
             now.unix()
-                .saturating_add(i64::try_from(wait).unwrap_or(3600)),
+                .saturating_add(i64::try_from(wait).unwrap_or(3600))
+                .saturating_add(1),
         )
     }
 
@@ -202,10 +207,11 @@ mod tests {
     fn backoff_doubles_up_to_an_hour() {
         let p = AskPolicy::default();
         let t = Timestamp::from_unix(1000);
-        assert_eq!(p.next_try(t, 1).unix(), 1060);
-        assert_eq!(p.next_try(t, 2).unix(), 1120);
-        assert_eq!(p.next_try(t, 3).unix(), 1240);
-        assert_eq!(p.next_try(t, 30).unix(), 4600);
+        // One second more than the backoff: `t` is rounded down.
+        assert_eq!(p.next_try(t, 1).unix(), 1061);
+        assert_eq!(p.next_try(t, 2).unix(), 1121);
+        assert_eq!(p.next_try(t, 3).unix(), 1241);
+        assert_eq!(p.next_try(t, 30).unix(), 4601);
     }
 
     #[test]
