@@ -347,9 +347,12 @@ impl crate::DeviceRecord {
             outcome.ignored.push(crate::Ignored::UnknownCommand);
             return;
         }
-        // Sent: the ask now waits for the device's answer.
+        // Sent: the ask now waits for the device's answer, unless that answer came first (a
+        // device may answer before the MDM server's reply to the enqueue is recorded); then the
+        // answer has already said when, if ever, to ask again.
         if let Some(ask) = self.commands.ask.as_mut()
             && ask.commands.iter().any(|c| uuids.contains(&c.uuid))
+            && ask.code_answer().is_none()
         {
             ask.due_at = None;
         }
@@ -369,8 +372,10 @@ impl crate::DeviceRecord {
             outcome.ignored.push(crate::Ignored::UnknownCommand);
             return;
         }
+        // A device that already answered the bypass-code request has settled the ask.
         if let Some(ask) = self.commands.ask.as_mut()
             && ask.commands.iter().any(|c| uuids.contains(&c.uuid))
+            && ask.code_answer().is_none()
         {
             ask.due_at = retry_at;
         }
@@ -496,6 +501,54 @@ mod tests {
             r.apply(unknown, at(61)).ignored,
             vec![Ignored::UnknownCommand]
         );
+    }
+
+    #[test]
+    fn an_answer_before_the_queued_report_keeps_its_retry() {
+        let mut r = DeviceRecord::new(Udid::new("U").unwrap(), at(1));
+        r.apply(Change::Enrolled { at: at(10) }, at(10));
+        r.apply(Change::AskForCodes { again: false }, at(10));
+        let recorded = Change::CommandsRecorded {
+            commands: pair(1),
+            retry_at: at(100),
+        };
+        assert!(r.apply(recorded, at(11)).changed());
+        // The device answers the first command while the second is still being queued.
+        let answer = Change::CommandAnswered {
+            uuid: "code-1".into(),
+            status: AnswerStatus::Error,
+            retry_at: Some(at(50)),
+        };
+        assert!(r.apply(answer, at(12)).changed());
+        let queued = Change::CommandsQueued {
+            uuids: vec!["code-1".into(), "info-1".into()],
+        };
+        assert!(r.apply(queued, at(13)).changed());
+        assert_eq!(r.commands.ask.as_ref().unwrap().due_at, Some(at(50)));
+        // Nor does a failure to queue the second command undo a final answer.
+        let mut r = DeviceRecord::new(Udid::new("U").unwrap(), at(1));
+        r.apply(Change::Enrolled { at: at(10) }, at(10));
+        r.apply(Change::AskForCodes { again: false }, at(10));
+        r.apply(
+            Change::CommandsRecorded {
+                commands: pair(1),
+                retry_at: at(100),
+            },
+            at(11),
+        );
+        let answer = Change::CommandAnswered {
+            uuid: "code-1".into(),
+            status: AnswerStatus::NoCode,
+            retry_at: None,
+        };
+        assert!(r.apply(answer, at(12)).changed());
+        let not_queued = Change::CommandsNotQueued {
+            uuids: vec!["code-1".into(), "info-1".into()],
+            reason: "refused".into(),
+            retry_at: Some(at(70)),
+        };
+        assert!(r.apply(not_queued, at(13)).changed());
+        assert_eq!(r.commands.ask.as_ref().unwrap().due_at, None);
     }
 
     #[test]
