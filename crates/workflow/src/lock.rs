@@ -29,6 +29,10 @@ pub const IN_FLIGHT: usize = 16;
 /// the commits' syncs are paid per batch, not per device, while the next batch is hashed.
 pub const LOCK_BATCH: usize = 64;
 
+/// Batches hashed at once: the next batch starts hashing before the current one is done, so a
+/// core that finishes its share of a batch (or is lent to commits and requests) never idles.
+const HASHING_DEPTH: usize = 2;
+
 /// Why a lock could not go on at all (a refusal for one device is a [`LockResult`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -155,10 +159,10 @@ async fn record_of(
 /// time on the client's one session), and Apple's answer is recorded. `reported` sees each
 /// device once its answer is durable.
 ///
-/// Pipelined: while one batch of new codes ([`LOCK_BATCH`]) has its escrow keys computed (on
-/// every core), the next batch's devices are looked up, and the batch before is committed, sent
-/// and its answers recorded, so a long list is bound by hashing, not by lookups, commits and
-/// round trips. Each batch's writes are group commits (one transaction per step).
+/// Pipelined: while batches of new codes ([`LOCK_BATCH`], two at a time) have their escrow keys
+/// computed (on every core), the next batch's devices are looked up, and the batch before is
+/// committed, sent and its answers recorded, so a long list is bound by hashing, not by lookups,
+/// commits and round trips. Each batch's writes are group commits (one transaction per step).
 ///
 /// # Errors
 /// [`LockError`] when the store fails (the devices already reported are done).
@@ -173,7 +177,7 @@ pub async fn lock_devices<S: CodeStore>(
     let mut chunks = targets.chunks(LOCK_BATCH);
     let mut fresh: VecDeque<ServerCodeTarget> = VecDeque::new();
     let mut pending: Vec<Pending> = Vec::new();
-    let mut hashing: Option<server_code::Hashing> = None;
+    let mut hashing: VecDeque<server_code::Hashing> = VecDeque::new();
     loop {
         // Look devices up a batch at a time until the next batch of new codes is known (while
         // the current batch hashes), so hashing starts after one batch's lookups, not all.
@@ -206,8 +210,8 @@ pub async fn lock_devices<S: CodeStore>(
                 }
             }
         }
-        if hashing.is_none() && !fresh.is_empty() {
-            hashing = Some(start_next(&mut fresh)?);
+        if hashing.len() < HASHING_DEPTH && !fresh.is_empty() {
+            hashing.push_back(start_next(&mut fresh)?);
             // The next batch is looked up while this one hashes.
             continue;
         }
@@ -216,13 +220,13 @@ pub async fn lock_devices<S: CodeStore>(
             let batch: Vec<Pending> = pending.drain(..pending.len().min(LOCK_BATCH)).collect();
             done += send(store, client, batch, lost_message, &mut reported).await?;
         }
-        let Some(current) = hashing.take() else {
+        let Some(current) = hashing.pop_front() else {
             // Nothing hashing and nothing new left: every device was looked up.
             break;
         };
         let hashed = current.finish().await?;
         if !fresh.is_empty() {
-            hashing = Some(start_next(&mut fresh)?);
+            hashing.push_back(start_next(&mut fresh)?);
         }
         let issued = server_code::commit(store, hashed).await?;
         let batch = issued
